@@ -1,0 +1,381 @@
+"""The `por` command line: a thin typer layer over the library.
+
+Each command parses options, calls one library function, and renders the result
+with rich (human) or as JSON on stdout (``--json``). Exit codes: 0 ok,
+1 verification failed, 2 bad input or usage, 3 a required service unreachable.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import EXIT_VERIFY_FAILED, BadInput, PorError, VerificationFailed
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Proof of reserves with client-asset segregation: build Merkle-sum snapshots, prove, verify, audit.",
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: one JSON document on stdout.")]
+
+
+class RichReporter:
+    """Progress bars on stderr (only when it is a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err, transient=True, disable=not enabled,
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> "RichReporter":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def phase(self, name: str, total: int | None) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, visible=False)
+        self.task = self.progress.add_task(name, total=total)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None and n:
+            self.progress.advance(self.task, n)
+
+
+def _reporter(as_json: bool) -> RichReporter:
+    return RichReporter(enabled=err.is_terminal and not as_json)
+
+
+def _emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
+    """Run a command body, mapping library errors to exit codes and messages."""
+    try:
+        code = fn() or 0
+    except PorError as exc:
+        if as_json:
+            _emit_json(exc.to_dict() if hasattr(exc, "to_dict") else {"error": str(exc)})
+        else:
+            label = "verification failed" if isinstance(exc, VerificationFailed) else "error"
+            err.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[red]interrupted; nothing was written[/]")
+        raise typer.Exit(130) from None
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"por {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """Proof of reserves with client-asset segregation."""
+
+
+# ------------------------------------------------------------------ build
+
+@app.command()
+def build(
+    config: Annotated[Path, typer.Option(help="snapshot.toml")],
+    ledger: Annotated[Path, typer.Option(help="Ledger CSV or JSON Lines (.jsonl).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="New output directory.")],
+    secret: Annotated[Optional[Path], typer.Option(help="Master secret file (64 hex); default: create DIR/secret.key.")] = None,
+    height: Annotated[Optional[int], typer.Option(help="Height of every bucket tree (default: room for 2x its rows).")] = None,
+    clamp_negative: Annotated[bool, typer.Option("--clamp-negative", help="Floor negative amounts at 0 and count them, instead of rejecting.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and store.sqlite."""
+    from .keys import load_secret, secret_file_is_private
+    from .snapshot import build_snapshot
+
+    def body() -> None:
+        master = None
+        if secret is not None:
+            master = load_secret(secret)
+            if not secret_file_is_private(secret) and not as_json:
+                err.print(f"[yellow]warning:[/] {secret} is readable by others; chmod 600 it")
+        with _reporter(as_json) as rep:
+            res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
+                                 clamp_negative=clamp_negative, reporter=rep)
+        snap = res.snapshot
+        if as_json:
+            _emit_json({"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
+                        "secret_created": res.secret_created, "snapshot": snap.to_dict()})
+            return
+        _snapshot_table(snap, res.accounts_per_bucket)
+        out.print(f"root [bold]{snap.root.hex()}[/]  ({res.rows} rows)")
+        if res.clamped:
+            out.print(f"[yellow]{res.clamped} negative amounts were clamped to 0[/]")
+        if res.secret_created:
+            out.print(f"new master secret: {out_dir / 'secret.key'} (mode 0600; keep it private, keep it safe)")
+        out.print(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} (private)")
+
+    _run(as_json, body)
+
+
+def _snapshot_table(snap: Any, accounts: dict[str, int] | None = None) -> None:
+    from .ledger import format_amount
+
+    t = Table(title=f"snapshot {snap.config.snapshot_id} as of {snap.config.as_of}")
+    t.add_column("bucket")
+    t.add_column("kind")
+    t.add_column("height", justify="right")
+    if accounts is not None:
+        t.add_column("leaves", justify="right")
+    for a in snap.config.assets:
+        t.add_column(a.symbol, justify="right", overflow="fold")
+    for b in snap.buckets:
+        row = [b.id, b.kind, str(b.height)]
+        if accounts is not None:
+            row.append(str(accounts.get(b.id, "")))
+        row += [format_amount(v, a.decimals) for v, a in zip(b.totals, snap.config.assets)]
+        t.add_row(*row)
+    out.print(t)
+
+
+# ------------------------------------------------------------------ prove
+
+@app.command()
+def prove(
+    snapshot_dir: Annotated[Path, typer.Argument(help="Directory written by `por build`.")],
+    account: Annotated[Optional[str], typer.Option(help="Account id to prove.")] = None,
+    all_accounts: Annotated[bool, typer.Option("--all", help="Export every account's proof into --out DIR.")] = False,
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="Proof file (or directory with --all).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write inclusion proofs: one account's (all its buckets), or every account's with --all."""
+    from .fileio import atomic_directory, atomic_write_json, canonical_json
+    from .proof import Prover, proof_filename
+
+    def body() -> None:
+        if all_accounts == (account is not None):
+            raise BadInput("give exactly one of --account ID or --all", field="account")
+        if all_accounts and out_path is None:
+            raise BadInput("--all needs --out DIR", field="out")
+        prover = Prover(snapshot_dir)
+        try:
+            if account is not None:
+                doc = prover.prove(account)
+                if out_path is None:
+                    sys.stdout.write(canonical_json(doc).decode())
+                else:
+                    atomic_write_json(out_path, doc)
+                    if as_json:
+                        _emit_json({"ok": True, "account_id": account, "out": str(out_path)})
+                    else:
+                        out.print(f"wrote proof for {account!r} to {out_path}")
+                return
+            assert out_path is not None
+            if out_path.exists() and (not out_path.is_dir() or any(out_path.iterdir())):
+                raise BadInput("output directory exists and is not empty", file=str(out_path))
+            total = prover.store.count_accounts()
+            index = {}
+            with _reporter(as_json) as rep, atomic_directory(out_path) as stage:
+                rep.phase("exporting proofs", total)
+                for acc in prover.accounts():
+                    name = proof_filename(acc)
+                    atomic_write_json(stage / name, prover.prove(acc))
+                    index[acc] = name
+                    rep.advance(1)
+                atomic_write_json(stage / "index.json", index)
+            if as_json:
+                _emit_json({"ok": True, "proofs": len(index), "out": str(out_path)})
+            else:
+                out.print(f"wrote {len(index)} proofs and index.json to {out_path}")
+        finally:
+            prover.close()
+
+    _run(as_json, body)
+
+
+# ------------------------------------------------------------------ verify
+
+def _expand(patterns: list[str]) -> list[Path]:
+    paths: list[Path] = []
+    for p in patterns:
+        if any(c in p for c in "*?["):
+            hits = sorted(glob.glob(p, recursive=True))
+            if not hits:
+                raise BadInput(f"no files match {p!r}", file=p)
+            paths += [Path(h) for h in hits if Path(h).name != "index.json"]
+        else:
+            paths.append(Path(p))
+    return paths
+
+
+@app.command()
+def verify(
+    proofs: Annotated[list[str], typer.Argument(help="Proof files (globs accepted, e.g. 'proofs/*.json').")],
+    snapshot: Annotated[Optional[Path], typer.Option(help="The published snapshot.json (trusted).")] = None,
+    root: Annotated[Optional[str], typer.Option(help="A trusted snapshot root (hex), instead of --snapshot.")] = None,
+    account: Annotated[Optional[str], typer.Option(help="The account id the proof must belong to.")] = None,
+    expect: Annotated[Optional[list[str]], typer.Option(help="ASSET=AMOUNT (all buckets) or BUCKET:ASSET=AMOUNT; repeatable.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify inclusion proofs offline against the published snapshot root."""
+    from .proof import load_proof, verify_proof
+    from .snapshot import load_snapshot
+
+    def body() -> int:
+        if (snapshot is None) == (root is None):
+            raise BadInput("give exactly one of --snapshot FILE or --root HEX (the trusted root)", field="snapshot")
+        snap = load_snapshot(snapshot) if snapshot is not None else None
+        trusted = None
+        if root is not None:
+            try:
+                trusted = bytes.fromhex(root)
+                assert len(trusted) == 32
+            except (ValueError, AssertionError):
+                raise BadInput("--root must be 64 hex digits", field="root") from None
+        paths = _expand(proofs)
+        results = []
+        failed = 0
+        with _reporter(as_json or len(paths) < 50) as rep:
+            rep.phase("verifying", len(paths))
+            for p in paths:
+                try:
+                    r = verify_proof(load_proof(p), snapshot=snap, root=trusted, account_id=account,
+                                     expect=expect or (), file=str(p))
+                    results.append({"file": str(p), **r.to_dict()})
+                except BadInput:
+                    if len(paths) == 1:
+                        raise
+                    failed += 1
+                    results.append({"file": str(p), "valid": False, "error": "bad_input",
+                                    "reason": str(sys.exc_info()[1])})
+                except VerificationFailed as exc:
+                    failed += 1
+                    results.append({"file": str(p), "valid": False, "reason": str(exc)})
+                rep.advance(1)
+        if as_json:
+            _emit_json({"ok": failed == 0, "valid": len(paths) - failed, "invalid": failed, "results": results})
+        elif len(paths) == 1 and not failed:
+            r = results[0]
+            t = Table(title=f"VALID: {r['account_id']} is included in snapshot {r['snapshot_id']}")
+            t.add_column("bucket")
+            symbols = list(r["totals"])
+            for s in symbols:
+                t.add_column(s, justify="right", overflow="fold")
+            for e in r["entries"]:
+                t.add_row(e["bucket"], *[e["balances"][s] for s in symbols])
+            if len(r["entries"]) > 1:
+                t.add_row("[bold]all buckets[/]", *[r["totals"][s] for s in symbols])
+            out.print(t)
+            out.print(f"root {r['root']}")
+            for c in r["checks"]:
+                out.print(f"  [green]ok[/] {c}")
+        elif len(paths) > 1:
+            t = Table(title=f"{len(paths) - failed} valid, {failed} invalid")
+            t.add_column("proof", overflow="fold")
+            t.add_column("result", overflow="fold")
+            shown = [r for r in results if not r["valid"]][:50] or results[:20]
+            for r in shown:
+                t.add_row(r["file"], "[green]valid[/]" if r["valid"] else f"[red]INVALID[/] {r['reason']}")
+            out.print(t)
+        if failed:
+            if not as_json and len(paths) == 1:
+                err.print(f"[bold red]verification failed:[/] {results[0]['reason']}", highlight=False)
+            return EXIT_VERIFY_FAILED
+        return 0
+
+    _run(as_json, body)
+
+
+# ------------------------------------------------------------------ audit
+
+@app.command()
+def audit(
+    config: Annotated[Path, typer.Option(help="snapshot.toml")],
+    ledger: Annotated[Path, typer.Option(help="The ledger the snapshot was built from.")],
+    secret: Annotated[Path, typer.Option(help="The master secret file.")],
+    snapshot: Annotated[Path, typer.Option(help="The published snapshot.json.")],
+    clamp_negative: Annotated[bool, typer.Option("--clamp-negative")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute every tree from ledger + secret and check roots and totals against snapshot.json."""
+    from .audit import audit as run_audit
+    from .keys import load_secret
+
+    def body() -> int:
+        with _reporter(as_json) as rep:
+            report = run_audit(config, ledger, load_secret(secret), snapshot, clamp_negative=clamp_negative,
+                               reporter=rep)
+        if as_json:
+            _emit_json(report.to_dict())
+        else:
+            _checks_table("audit", report.checks)
+            out.print("[bold green]AUDIT PASSED[/]" if report.ok else "[bold red]AUDIT FAILED[/]")
+        return 0 if report.ok else EXIT_VERIFY_FAILED
+
+    _run(as_json, body)
+
+
+def _checks_table(title: str, checks: list[Any]) -> None:
+    t = Table(title=title)
+    t.add_column("check")
+    t.add_column("result")
+    t.add_column("detail", overflow="fold")
+    for c in checks:
+        t.add_row(c.name, "[green]pass[/]" if c.ok else "[red]FAIL[/]", c.detail)
+    out.print(t)
+
+
+# ------------------------------------------------------------------ demo
+
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Number of generated users.")] = 1000,
+    workdir: Annotated[Optional[Path], typer.Option(help="Work here instead of a temp dir (must not exist).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole story: generate a ledger, build, prove, verify, audit, and show attacks rejected."""
+    from .demo import run_demo
+
+    def body() -> int:
+        if workdir is not None and workdir.exists():
+            raise BadInput("--workdir must not exist yet", file=str(workdir))
+        with _reporter(as_json) as rep:
+            report = run_demo(users, workdir=workdir, reporter=rep)
+        if as_json:
+            _emit_json(report.to_dict())
+        else:
+            _snapshot_table(report.snapshot)
+            _checks_table(f"por demo ({report.workdir})", report.steps)
+            out.print("[bold green]DEMO OK[/]: every proof verified, every attack rejected" if report.ok
+                      else "[bold red]DEMO FAILED[/]")
+        return 0 if report.ok else EXIT_VERIFY_FAILED
+
+    _run(as_json, body)
+
+
+def main() -> None:
+    """Console-script entry point (click usage errors exit 2)."""
+    app()

@@ -1,0 +1,222 @@
+"""The one place where values become bytes (SPEC.md §3).
+
+Every byte that `por` hashes is produced here: domain tags, length prefixes,
+big-endian integers, the per-asset sum vector, and the preimages of leaves,
+padding leaves, tree nodes, bucket leaves and the snapshot root. Other modules
+call these functions; none of them lays out bytes of its own.
+
+Notation (SPEC.md): ``H`` is SHA-256; ``uN`` is an N-bit unsigned big-endian
+integer; ``lp(x)`` is ``u32(len(x)) || x`` with strings in UTF-8; ``TAG(n)`` is
+``lp("por/v1/" + n)``; ``sums(v)`` is ``u16(len(v)) || u64(v0) || u64(v1) ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+FORMAT_VERSION = 1
+"""Version of every hashed layout and JSON document in SPEC.md; bumped on any change."""
+
+U64_LIMIT = 1 << 64
+"""Every amount and every node sum is strictly below this (SPEC.md §2)."""
+
+HASH_LEN = 32
+SEED_LEN = 32
+
+_sha256 = hashlib.sha256
+
+
+def H(data: bytes) -> bytes:
+    """SHA-256 of ``data``."""
+    return _sha256(data).digest()
+
+
+def u8(n: int) -> bytes:
+    return _checked(n, 8).to_bytes(1, "big")
+
+
+def u16(n: int) -> bytes:
+    return _checked(n, 16).to_bytes(2, "big")
+
+
+def u32(n: int) -> bytes:
+    return _checked(n, 32).to_bytes(4, "big")
+
+
+def u64(n: int) -> bytes:
+    return _checked(n, 64).to_bytes(8, "big")
+
+
+def _checked(n: int, bits: int) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0 or n >> bits:
+        raise ValueError(f"value {n!r} does not fit in u{bits}")
+    return n
+
+
+def lp(data: bytes | str) -> bytes:
+    """Length-prefixed field: ``u32(len) || bytes`` (strings are encoded as UTF-8)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return len(data).to_bytes(4, "big") + data
+
+
+def tag(name: str) -> bytes:
+    """Domain-separation tag ``lp("por/v1/<name>")``."""
+    return lp(f"por/v{FORMAT_VERSION}/{name}")
+
+
+TAG_LEAF = tag("leaf")
+TAG_PAD = tag("pad")
+TAG_NODE = tag("node")
+TAG_BUCKET = tag("bucket")
+TAG_ROOT = tag("root")
+
+
+def sums(values: Sequence[int]) -> bytes:
+    """Per-asset sum vector: ``u16(A) || u64(v0) || ... || u64(v_{A-1})``."""
+    for v in values:
+        _checked(v, 64)
+    return struct.pack(f">H{len(values)}Q", len(values), *values)
+
+
+# ---------------------------------------------------------------- leaves
+
+def leaf_prefix(snapshot_id: str, bucket_id: str) -> bytes:
+    """Constant part of every leaf preimage of one bucket."""
+    return TAG_LEAF + lp(snapshot_id) + lp(bucket_id)
+
+
+def leaf_preimage(
+    snapshot_id: str, bucket_id: str, salt: bytes, account_id: str, balances: Sequence[int]
+) -> bytes:
+    """``TAG(leaf) || lp(snapshot_id) || lp(bucket_id) || salt[32] || lp(account_id) || sums(balances)``."""
+    if len(salt) != SEED_LEN:
+        raise ValueError("salt must be 32 bytes")
+    return leaf_prefix(snapshot_id, bucket_id) + salt + lp(account_id) + sums(balances)
+
+
+def leaf_hash(
+    snapshot_id: str, bucket_id: str, salt: bytes, account_id: str, balances: Sequence[int]
+) -> bytes:
+    return H(leaf_preimage(snapshot_id, bucket_id, salt, account_id, balances))
+
+
+def pad_preimage(snapshot_id: str, bucket_id: str, seed: bytes) -> bytes:
+    """``TAG(pad) || lp(snapshot_id) || lp(bucket_id) || seed[32]``; a padding leaf's sums are all zero."""
+    if len(seed) != SEED_LEN:
+        raise ValueError("seed must be 32 bytes")
+    return TAG_PAD + lp(snapshot_id) + lp(bucket_id) + seed
+
+
+def pad_hash(snapshot_id: str, bucket_id: str, seed: bytes) -> bytes:
+    return H(pad_preimage(snapshot_id, bucket_id, seed))
+
+
+def top_pad_hash(snapshot_id: str, index: int) -> bytes:
+    """Public padding leaf of the top tree: a pad with empty bucket id and seed ``u256(index)``."""
+    return pad_hash(snapshot_id, "", index.to_bytes(SEED_LEN, "big"))
+
+
+# ---------------------------------------------------------------- nodes
+
+def node_preimage(
+    left_hash: bytes, left_sums: Sequence[int], right_hash: bytes, right_sums: Sequence[int]
+) -> bytes:
+    """``TAG(node) || hash_L || sums(L) || hash_R || sums(R)``: both hashes *and* both sum vectors."""
+    if len(left_hash) != HASH_LEN or len(right_hash) != HASH_LEN:
+        raise ValueError("child hashes must be 32 bytes")
+    if len(left_sums) != len(right_sums):
+        raise ValueError("children carry different numbers of assets")
+    return TAG_NODE + left_hash + sums(left_sums) + right_hash + sums(right_sums)
+
+
+def node_hash(
+    left_hash: bytes, left_sums: Sequence[int], right_hash: bytes, right_sums: Sequence[int]
+) -> bytes:
+    return H(node_preimage(left_hash, left_sums, right_hash, right_sums))
+
+
+def node_hashes_level(hashes: np.ndarray, level_sums: np.ndarray) -> np.ndarray:
+    """Hash one whole tree level at once: the vectorised twin of :func:`node_hash`.
+
+    ``hashes`` is a ``(2m, 32)`` uint8 array and ``level_sums`` a ``(2m, A)`` uint64
+    array (native order); returns the ``(m, 32)`` parent hashes. The preimage of
+    parent ``i`` is exactly ``node_preimage(h[2i], s[2i], h[2i+1], s[2i+1])``
+    (tests check this byte for byte). Sums must already be < 2^64 (they are by type).
+    """
+    n2, assets = level_sums.shape
+    m = n2 // 2
+    t = len(TAG_NODE)
+    child = HASH_LEN + 2 + 8 * assets
+    width = t + 2 * child
+    buf = np.empty((m, width), dtype=np.uint8)
+    buf[:, :t] = np.frombuffer(TAG_NODE, dtype=np.uint8)
+    count = np.frombuffer(struct.pack(">H", assets), dtype=np.uint8)
+    be = level_sums.astype(">u8", copy=False).view(np.uint8).reshape(n2, 8 * assets)
+    for side in (0, 1):
+        off = t + side * child
+        buf[:, off : off + HASH_LEN] = hashes[side::2]
+        buf[:, off + HASH_LEN : off + HASH_LEN + 2] = count
+        buf[:, off + HASH_LEN + 2 : off + child] = be[side::2]
+    mv = memoryview(buf).cast("B")
+    sha = _sha256
+    out = b"".join([sha(mv[i : i + width]).digest() for i in range(0, m * width, width)])
+    return np.frombuffer(out, dtype=np.uint8).reshape(m, HASH_LEN)
+
+
+# ---------------------------------------------------------------- buckets and root
+
+def bucket_leaf_preimage(
+    snapshot_id: str, bucket_id: str, kind: str, height: int, root_hash: bytes, root_sums: Sequence[int]
+) -> bytes:
+    """``TAG(bucket) || lp(snapshot_id) || lp(bucket_id) || lp(kind) || u8(height) || root_hash || sums(root)``."""
+    if len(root_hash) != HASH_LEN:
+        raise ValueError("bucket root hash must be 32 bytes")
+    return (
+        TAG_BUCKET + lp(snapshot_id) + lp(bucket_id) + lp(kind) + u8(height) + root_hash + sums(root_sums)
+    )
+
+
+def bucket_leaf_hash(
+    snapshot_id: str, bucket_id: str, kind: str, height: int, root_hash: bytes, root_sums: Sequence[int]
+) -> bytes:
+    return H(bucket_leaf_preimage(snapshot_id, bucket_id, kind, height, root_hash, root_sums))
+
+
+def root_preimage(
+    *,
+    mode: str,
+    snapshot_id: str,
+    as_of: str,
+    assets: Sequence[tuple[str, int]],
+    buckets: Sequence[tuple[str, str]],
+    top_height: int,
+    top_hash: bytes,
+    top_sums: Sequence[int],
+    version: int = FORMAT_VERSION,
+) -> bytes:
+    """Snapshot root preimage (SPEC.md §3.6)::
+
+        TAG(root) || u16(version) || lp(mode) || lp(snapshot_id) || lp(as_of)
+        || u16(#assets)  || { lp(symbol) || u8(decimals) } ...
+        || u16(#buckets) || { lp(bucket_id) || lp(kind) } ...
+        || u8(top_height) || top_hash || sums(top)
+    """
+    out = [TAG_ROOT, u16(version), lp(mode), lp(snapshot_id), lp(as_of), u16(len(assets))]
+    for symbol, decimals in assets:
+        out += [lp(symbol), u8(decimals)]
+    out.append(u16(len(buckets)))
+    for bucket_id, kind in buckets:
+        out += [lp(bucket_id), lp(kind)]
+    if len(top_hash) != HASH_LEN:
+        raise ValueError("top hash must be 32 bytes")
+    out += [u8(top_height), top_hash, sums(top_sums)]
+    return b"".join(out)
+
+
+def root_hash(**fields: object) -> bytes:
+    return H(root_preimage(**fields))  # type: ignore[arg-type]

@@ -1,0 +1,301 @@
+"""Build orchestration and the public snapshot document (SPEC.md §6).
+
+``build_snapshot`` streams the ledger into one :class:`~por.tree.BucketBuilder`
+per bucket, builds every bucket tree, the top tree and the snapshot root, and
+writes ``snapshot.json`` (public), ``store.sqlite`` (private, 0600) and, when no
+secret was given, ``secret.key`` (0600) into a staging directory that is renamed
+into place only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import encoding as enc
+from .config import SnapshotConfig, load_config
+from .errors import BadInput, VerificationFailed
+from .fileio import atomic_directory, atomic_write_json, canonical_json
+from .keys import SnapshotKeys, generate_secret, write_secret
+from .ledger import LedgerStats, read_ledger
+from .store import StoreWriter
+from .tree import BucketBuilder, BuiltBucket, default_height, top_height, top_tree
+
+SNAPSHOT_FORMAT = "por-snapshot"
+MODE_PUBLIC = "public"
+HEX32_RE = re.compile(r"[0-9a-f]{64}")
+UINT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
+
+
+class Reporter(Protocol):
+    """Progress sink (the CLI passes a rich progress bar; the library default does nothing)."""
+
+    def phase(self, name: str, total: int | None) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+
+class _Quiet:
+    def phase(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+# ------------------------------------------------------------------ the public document
+
+@dataclass(frozen=True)
+class BucketSummary:
+    id: str
+    kind: str
+    height: int
+    root: bytes
+    totals: tuple[int, ...]
+
+    def leaf(self, snapshot_id: str) -> tuple[bytes, tuple[int, ...]]:
+        """This bucket's leaf in the top tree: ``(bucket leaf hash, totals)``."""
+        return enc.bucket_leaf_hash(snapshot_id, self.id, self.kind, self.height, self.root, self.totals), self.totals
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The public snapshot: metadata, per-bucket roots and totals, and the snapshot root."""
+
+    config: SnapshotConfig
+    buckets: tuple[BucketSummary, ...]
+    root: bytes
+    mode: str = MODE_PUBLIC
+
+    @property
+    def totals(self) -> list[int]:
+        return [sum(b.totals[i] for b in self.buckets) for i in range(len(self.config.assets))]
+
+    def bucket(self, bucket_id: str) -> BucketSummary:
+        for b in self.buckets:
+            if b.id == bucket_id:
+                return b
+        raise KeyError(bucket_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        symbols = self.config.symbols
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": enc.FORMAT_VERSION,
+            "mode": self.mode,
+            "metadata": self.config.to_dict(),
+            "root": self.root.hex(),
+            "top_height": top_height(len(self.buckets)),
+            "buckets": [
+                {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
+                 "totals": {s: str(v) for s, v in zip(symbols, b.totals)}}
+                for b in self.buckets
+            ],
+            "totals": {s: str(v) for s, v in zip(symbols, self.totals)},
+        }
+
+    def to_json(self) -> str:
+        return canonical_json(self.to_dict()).decode()
+
+
+def compute_root(config: SnapshotConfig, buckets: Sequence[BucketSummary], mode: str = MODE_PUBLIC) -> tuple[bytes, list[int]]:
+    """Snapshot root and top sums from the metadata and the bucket summaries (SPEC.md §5.4-5.5)."""
+    leaves = [b.leaf(config.snapshot_id) for b in buckets]
+    levels = top_tree(config.snapshot_id, leaves)
+    top_hash, top_sums = levels[-1][0]
+    root = enc.root_hash(
+        mode=mode, snapshot_id=config.snapshot_id, as_of=config.as_of,
+        assets=[(a.symbol, a.decimals) for a in config.assets],
+        buckets=[(b.id, b.kind) for b in config.buckets],
+        top_height=top_height(len(buckets)), top_hash=top_hash, top_sums=top_sums,
+    )
+    return root, top_sums
+
+
+def parse_hex32(value: Any, *, file: str, field: str) -> bytes:
+    if not isinstance(value, str) or not HEX32_RE.fullmatch(value):
+        raise BadInput("must be 64 lowercase hex digits", file=file, field=field)
+    return bytes.fromhex(value)
+
+
+def parse_uint64(value: Any, *, file: str, field: str) -> int:
+    """A non-negative integer < 2^64 written as a canonical decimal string."""
+    if not isinstance(value, str) or not UINT_RE.fullmatch(value) or int(value) >= enc.U64_LIMIT:
+        raise BadInput("must be a decimal string of an integer in [0, 2^64)", file=file, field=field)
+    return int(value)
+
+
+def expect_keys(obj: Any, keys: set[str], *, file: str, field: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise BadInput("must be an object", file=file, field=field)
+    if set(obj) != keys:
+        missing, extra = keys - set(obj), set(obj) - keys
+        raise BadInput(f"fields wrong (missing {sorted(missing)}, unexpected {sorted(extra)})", file=file, field=field)
+    return obj
+
+
+def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
+    """Parse and *verify* a snapshot document: its root must be recomputable from its contents."""
+    keys = {"format", "version", "mode", "metadata", "root", "top_height", "buckets", "totals"}
+    expect_keys(doc, keys, file=file, field="$")
+    if doc["format"] != SNAPSHOT_FORMAT:
+        raise BadInput(f"format must be {SNAPSHOT_FORMAT!r}", file=file, field="format")
+    if doc["version"] != enc.FORMAT_VERSION:
+        raise BadInput(f"unsupported version {doc['version']!r} (this por reads {enc.FORMAT_VERSION})",
+                       file=file, field="version")
+    if doc["mode"] != MODE_PUBLIC:
+        raise BadInput(f"unsupported mode {doc['mode']!r}", file=file, field="mode")
+    config = SnapshotConfig.from_dict(doc["metadata"], file=file)
+    root = parse_hex32(doc["root"], file=file, field="root")
+    raw = doc["buckets"]
+    if not isinstance(raw, list) or [b.get("id") if isinstance(b, dict) else None for b in raw] != list(config.bucket_ids):
+        raise BadInput("buckets must list every metadata bucket once, in canonical order", file=file, field="buckets")
+    buckets = []
+    for i, b in enumerate(raw):
+        f = f"buckets[{i}]"
+        expect_keys(b, {"id", "kind", "height", "root", "totals"}, file=file, field=f)
+        if b["kind"] != config.buckets[i].kind:
+            raise BadInput("kind differs from metadata", file=file, field=f"{f}.kind")
+        if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= 64:
+            raise BadInput("height must be an integer 1..64", file=file, field=f"{f}.height")
+        buckets.append(BucketSummary(
+            b["id"], b["kind"], b["height"], parse_hex32(b["root"], file=file, field=f"{f}.root"),
+            _parse_amounts(b["totals"], config, file=file, field=f"{f}.totals"),
+        ))
+    if doc["top_height"] != top_height(len(buckets)):
+        raise BadInput("top_height does not match the number of buckets", file=file, field="top_height")
+    totals = _parse_amounts(doc["totals"], config, file=file, field="totals")
+    snap = Snapshot(config, tuple(buckets), root)
+    computed, top_sums = compute_root(config, buckets)
+    if computed != root:
+        raise VerificationFailed(f"snapshot root {root.hex()} is not the root of its own contents "
+                                 f"({computed.hex()})", where=file)
+    if list(totals) != top_sums:
+        raise VerificationFailed("totals are not the sum of the bucket totals", where=file)
+    return snap
+
+
+def _parse_amounts(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[int, ...]:
+    expect_keys(obj, set(config.symbols), file=file, field=field)
+    return tuple(parse_uint64(obj[s], file=file, field=f"{field}.{s}") for s in config.symbols)
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    """Read and verify ``snapshot.json``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "snapshot.json"
+    try:
+        doc = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise BadInput(f"cannot read snapshot: {exc.strerror}", file=str(path)) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
+    return snapshot_from_dict(doc, file=str(path))
+
+
+# ------------------------------------------------------------------ building
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    snapshot: Snapshot
+    out_dir: Path | None
+    rows: int
+    clamped: int
+    secret_created: bool
+    accounts_per_bucket: dict[str, int] = field(default_factory=dict)
+
+
+def build_trees(
+    config: SnapshotConfig,
+    ledger: Path,
+    secret: bytes,
+    *,
+    height: int | Sequence[int] | None = None,
+    clamp_negative: bool = False,
+    reporter: Reporter | None = None,
+    on_row: Any = None,
+) -> tuple[Snapshot, list[BuiltBucket], LedgerStats]:
+    """Stream the ledger and build every tree in memory.
+
+    ``height`` is one height for every bucket, or one per bucket (canonical order), or
+    None for the default (room for twice each bucket's rows). ``on_row(bucket, idx,
+    account, salt, line)`` sees each row (the store writer uses it).
+    """
+    rep = reporter or _Quiet()
+    keys = SnapshotKeys.from_master(secret)
+    n_assets = len(config.assets)
+    builders = [BucketBuilder(config.snapshot_id, b.id, n_assets, keys) for b in config.buckets]
+    stats = LedgerStats()
+    rep.phase("reading ledger", None)
+    count = 0
+    for line, account, b, amounts in read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats):
+        builder = builders[b]
+        idx = builder.rows
+        salt = builder.add(line, account, amounts)
+        if on_row is not None:
+            on_row(b, idx, account, salt, line)
+        count += 1
+        if count % 8192 == 0:
+            rep.advance(8192)
+    rep.advance(count % 8192)
+
+    if height is None or isinstance(height, int):
+        heights = [default_height(bd.rows) if height is None else height for bd in builders]
+    else:
+        heights = list(height)
+    # work units: one per padding leaf and one per internal node
+    rep.phase("building trees", sum((2 << h) - 1 - bd.rows for bd, h in zip(builders, heights)))
+    built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
+    summaries = tuple(BucketSummary(cb.id, cb.kind, bt.height, bt.root_hash, tuple(bt.root_sums))
+                      for cb, bt in zip(config.buckets, built))
+    root, _ = compute_root(config, summaries)
+    return Snapshot(config, summaries, root), built, stats
+
+
+def build_snapshot(
+    config: SnapshotConfig | Path,
+    ledger: Path,
+    out_dir: Path,
+    *,
+    secret: bytes | None = None,
+    height: int | None = None,
+    clamp_negative: bool = False,
+    reporter: Reporter | None = None,
+) -> BuildResult:
+    """Build a snapshot into ``out_dir`` atomically (it must not exist or be empty).
+
+    Without ``secret`` a fresh one is generated and written to ``out_dir/secret.key`` (0600).
+    """
+    if not isinstance(config, SnapshotConfig):
+        config = load_config(config)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
+    created = secret is None
+    if secret is None:
+        secret = generate_secret()
+    with atomic_directory(out_dir) as stage:
+        writer = StoreWriter(stage / "store.sqlite")
+        try:
+            snap, built, stats = build_trees(
+                config, ledger, secret, height=height, clamp_negative=clamp_negative, reporter=reporter,
+                on_row=writer.stage_row,
+            )
+            for i, bt in enumerate(built):
+                writer.write_bucket(i, bt.positions, bt.levels)
+            writer.finish(snap.to_json())
+        except BaseException:
+            writer.abort()
+            raise
+        atomic_write_json(stage / "snapshot.json", snap.to_dict())
+        if created:
+            write_secret(stage / "secret.key", secret)
+    return BuildResult(snap, out_dir, stats.rows, stats.clamped, created,
+                       {b.id: bt.rows for b, bt in zip(config.buckets, built)})
+

@@ -1,0 +1,188 @@
+"""Merkle-sum trees (SPEC.md §5): the per-bucket tree builder, the top tree, and path climbing.
+
+A bucket tree has ``2^height`` leaves. Real leaves and padding leaves are placed
+by a secret-keyed pseudorandom permutation: every real leaf has the sort key
+``HMAC(k_position, ...)`` and every padding leaf ``j`` the key
+``HMAC(k_padding, ...)`` (which is also its seed); all ``2^height`` keys are
+sorted bytewise ascending and a leaf's rank is its index. Each node carries the
+per-asset sums of its subtree; a parent hashes both children's hashes and sums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import encoding as enc
+from .errors import BadInput, VerificationFailed
+from .keys import SnapshotKeys, hmac256
+
+MAX_HEIGHT = 32
+
+Progress = Callable[[int], None]
+"""Called with a number of units of work just done (for progress bars)."""
+
+
+def default_height(rows: int) -> int:
+    """Smallest height (at least 1) whose capacity holds twice the rows."""
+    return max(1, (2 * rows - 1).bit_length()) if rows else 1
+
+
+@dataclass
+class Level:
+    """One tree level: ``hashes`` is ``(N, 32)`` uint8, ``sums`` is ``(N, A)`` uint64."""
+
+    hashes: np.ndarray
+    sums: np.ndarray
+
+
+@dataclass
+class BuiltBucket:
+    """A finished bucket tree: every level from the leaves (0) to the root (height)."""
+
+    bucket_id: str
+    height: int
+    rows: int
+    positions: np.ndarray  # positions[i] = leaf index of the bucket's i-th ledger row
+    levels: list[Level]
+
+    @property
+    def root_hash(self) -> bytes:
+        return self.levels[-1].hashes[0].tobytes()
+
+    @property
+    def root_sums(self) -> list[int]:
+        return [int(x) for x in self.levels[-1].sums[0]]
+
+
+class BucketBuilder:
+    """Accumulates one bucket's leaves in compact arrays, then builds its tree."""
+
+    def __init__(self, snapshot_id: str, bucket_id: str, n_assets: int, keys: SnapshotKeys) -> None:
+        self.snapshot_id = snapshot_id
+        self.bucket_id = bucket_id
+        self.n_assets = n_assets
+        self.keys = keys
+        self._scope = SnapshotKeys.scope(snapshot_id, bucket_id)
+        self._leaf_prefix = enc.leaf_prefix(snapshot_id, bucket_id)
+        self._sums = struct.Struct(f">H{n_assets}Q")
+        self.sort_keys = bytearray()
+        self.leaf_hashes = bytearray()
+        self.amounts = array("Q")
+        self.lines = array("Q")
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines)
+
+    def add(self, line: int, account_id: str, amounts: Sequence[int]) -> bytes:
+        """Add one account's leaf; returns its salt (to be stored for serving proofs)."""
+        msg = self._scope + enc.lp(account_id)
+        salt = hmac256(self.keys.salt_key, msg)
+        self.sort_keys += hmac256(self.keys.position_key, msg)
+        self.leaf_hashes += hashlib.sha256(
+            self._leaf_prefix + salt + enc.lp(account_id) + self._sums.pack(self.n_assets, *amounts)
+        ).digest()
+        self.amounts.extend(amounts)
+        self.lines.append(line)
+        return salt
+
+    def build(self, height: int | None = None, progress: Progress | None = None, *, ledger: str = "") -> BuiltBucket:
+        """Place leaves, pad to ``2^height`` and hash every level up to the root."""
+        n = self.rows
+        h = default_height(n) if height is None else height
+        if not 0 < h <= MAX_HEIGHT:
+            raise BadInput(f"height must be 1..{MAX_HEIGHT}", field="height")
+        capacity = 1 << h
+        if n > capacity:
+            raise BadInput(f"bucket {self.bucket_id!r} has {n} accounts; height {h} holds only {capacity}",
+                           field="height")
+        pads = capacity - n
+        pad_key = self.keys.padding_key
+        scope = self._scope
+        pack_j = struct.Struct(">Q").pack
+        seeds = b"".join([hmac256(pad_key, scope + pack_j(j)) for j in range(pads)])
+        sha = hashlib.sha256
+        pad_prefix = enc.TAG_PAD + scope
+        pad_hashes = b"".join([sha(pad_prefix + seeds[i : i + 32]).digest() for i in range(0, 32 * pads, 32)])
+        if progress:
+            progress(pads)
+
+        keys = np.frombuffer(bytes(self.sort_keys) + seeds, dtype="S32")
+        order = np.argsort(keys, kind="stable")
+        ranked = keys[order]
+        same = np.flatnonzero(ranked[1:] == ranked[:-1])
+        if same.size:
+            a, b = sorted(int(x) for x in order[same[0] : same[0] + 2])
+            raise BadInput(
+                f"duplicate account in bucket {self.bucket_id!r}: also on line {self.lines[a]}",
+                file=ledger or None, line=int(self.lines[b]), field="account_id",
+            )
+        positions = np.empty(capacity, dtype=np.int64)
+        positions[order] = np.arange(capacity, dtype=np.int64)
+
+        hashes = np.frombuffer(bytes(self.leaf_hashes) + pad_hashes, dtype=np.uint8).reshape(capacity, 32)[order]
+        sums = np.zeros((capacity, self.n_assets), dtype=np.uint64)
+        if n:
+            sums[:n] = np.frombuffer(self.amounts, dtype=np.uint64).reshape(n, self.n_assets)
+        sums = sums[order]
+        levels = [Level(hashes, sums)]
+        while len(levels[-1].hashes) > 1:
+            lv = levels[-1]
+            parent_sums = lv.sums[0::2] + lv.sums[1::2]  # cannot wrap: bucket totals were checked < 2^64
+            levels.append(Level(enc.node_hashes_level(lv.hashes, lv.sums), parent_sums))
+            if progress:
+                progress(len(parent_sums))
+        return BuiltBucket(self.bucket_id, h, n, positions[:n], levels)
+
+
+def top_height(n_buckets: int) -> int:
+    """Height of the top tree over ``n_buckets`` bucket leaves (0 for one bucket)."""
+    return (n_buckets - 1).bit_length()
+
+
+def top_tree(snapshot_id: str, leaves: Sequence[tuple[bytes, Sequence[int]]]) -> list[list[tuple[bytes, list[int]]]]:
+    """All levels of the top tree over bucket leaves ``(hash, sums)``, padded with public pads."""
+    n_assets = len(leaves[0][1])
+    h = top_height(len(leaves))
+    level = [(hv, list(s)) for hv, s in leaves]
+    level += [(enc.top_pad_hash(snapshot_id, i), [0] * n_assets) for i in range(len(leaves), 1 << h)]
+    levels = [level]
+    while len(level) > 1:
+        level = [_parent(level[i], level[i + 1], "top tree") for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+def _parent(left: tuple[bytes, Sequence[int]], right: tuple[bytes, Sequence[int]], where: str) -> tuple[bytes, list[int]]:
+    total = [a + b for a, b in zip(left[1], right[1], strict=True)]
+    for v in total:
+        if v >= enc.U64_LIMIT:
+            raise VerificationFailed("a node sum reaches 2^64 (wraparound)", where=where)
+    return enc.node_hash(left[0], left[1], right[0], right[1]), total
+
+
+def climb(
+    leaf: tuple[bytes, Sequence[int]],
+    index: int,
+    siblings: Sequence[tuple[bytes, Sequence[int]]],
+    *,
+    where: str = "path",
+) -> tuple[bytes, list[int]]:
+    """Recompute the root from a leaf, its index and its siblings (bottom-up).
+
+    At level ``i`` the running node is the right child when bit ``i`` of
+    ``index`` is set. Every parent sum is checked to stay below 2^64.
+    """
+    if index >> len(siblings):
+        raise VerificationFailed(f"leaf index {index} is outside a tree of height {len(siblings)}", where=where)
+    node = (leaf[0], list(leaf[1]))
+    for level, sib in enumerate(siblings):
+        here = f"{where}, level {level + 1}"
+        node = _parent(sib, node, here) if (index >> level) & 1 else _parent(node, sib, here)
+    return node
