@@ -85,7 +85,7 @@ class SnapshotConfig:
                 raise BadInput("duplicate asset or bucket in metadata", file=file)
             raw = {"snapshot_id": doc["snapshot_id"], "as_of": doc["as_of"], "assets": assets, "buckets": buckets}
         except (KeyError, TypeError) as exc:
-            raise BadInput(f"malformed metadata ({exc})", file=file) from None
+            raise BadInput(f"malformed metadata ({exc!r})", file=file, field="metadata") from None
         cfg = parse_config(raw, file=file)
         if cfg.to_dict() != doc:
             raise BadInput("metadata is not in canonical form (assets and buckets sorted, no extra fields)", file=file)
@@ -121,7 +121,7 @@ def parse_config(raw: dict[str, Any], *, file: str = "<config>") -> SnapshotConf
         raise BadInput("[assets] must declare at least one asset as SYMBOL = decimals", file=file, field="assets")
     assets = []
     for symbol, decimals in assets_raw.items():
-        if not SYMBOL_RE.fullmatch(symbol):
+        if not isinstance(symbol, str) or not SYMBOL_RE.fullmatch(symbol):
             raise BadInput(f"asset symbol {symbol!r} must be 1-16 characters of A-Z a-z 0-9 . _ -",
                            file=file, field=f"assets.{symbol}")
         if symbol in ("account_id", "bucket"):
@@ -138,7 +138,7 @@ def parse_config(raw: dict[str, Any], *, file: str = "<config>") -> SnapshotConf
     buckets = []
     for bucket_id, body in buckets_raw.items():
         field = f"buckets.{bucket_id}"
-        if not ID_RE.fullmatch(bucket_id):
+        if not isinstance(bucket_id, str) or not ID_RE.fullmatch(bucket_id):
             raise BadInput("bucket id must be 1-64 characters of A-Z a-z 0-9 . _ - (starting alphanumeric)",
                            file=file, field=field)
         if bucket_id in RESERVED_BUCKET_IDS:

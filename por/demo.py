@@ -92,10 +92,12 @@ def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Report
     _expect_rejected("inflated own balance", bad, snap, report)
 
     bad = copy.deepcopy(doc)
-    sib = bad["entries"][0]["path"][0]["sums"]
-    moved = int(sib[symbol])
-    sib[symbol] = "0"
-    bad["entries"][0]["path"][1]["sums"][symbol] = str(int(bad["entries"][0]["path"][1]["sums"][symbol]) + moved)
+    path = bad["entries"][0]["path"]
+    hi = max(range(len(path)), key=lambda i: int(path[i]["sums"][symbol]))
+    lo = 0 if hi else 1
+    moved = int(path[hi]["sums"][symbol])  # re-split: the bucket total stays the same
+    path[hi]["sums"][symbol] = "0"
+    path[lo]["sums"][symbol] = str(int(path[lo]["sums"][symbol]) + moved)
     _expect_rejected("sum-only parent (sibling sums re-split, total kept)", bad, snap, report)
 
     bad = copy.deepcopy(doc)

@@ -35,7 +35,7 @@ def _amount(rng: random.Random, decimals: int) -> str:
     r = rng.randrange(100)
     if r < 30:
         return "0"
-    whole = rng.randrange(10 ** rng.randrange(1, 5)) if r < 95 else rng.randrange(10_000, 1_000_000)
+    whole = rng.randrange(10 ** rng.randrange(1, 5)) if r < 95 else rng.randrange(10_000, 100_000)
     frac = rng.randrange(10**decimals) if decimals else 0
     return f"{whole}.{str(frac).rjust(decimals, '0')}".rstrip("0").rstrip(".") if decimals else str(whole)
 

@@ -128,8 +128,9 @@ def read_ledger(
     """Yield ``(line, account_id, bucket_index, amounts)`` for each ledger row.
 
     ``amounts`` are non-negative integers in minor units, in the config's
-    canonical asset order. Per-bucket per-asset totals are checked to stay
-    below 2^64 as rows arrive (the error names the line that crosses). With
+    canonical asset order. Per-bucket and snapshot-wide per-asset totals are
+    checked to stay below 2^64 as rows arrive (the error names the line that
+    crosses), so no node of any tree can wrap. With
     ``clamp_negative`` a negative amount becomes 0 and is counted in
     ``stats.clamped``; without it, it is an error. Duplicate (account, bucket)
     pairs are detected by the tree builder, which sees every key.
@@ -166,16 +167,22 @@ def read_ledger(
                            field=config.assets[asset].symbol)
         return v
 
+    grand = [0] * n_assets  # the top tree sums every bucket: its root must stay < 2^64 too
+
     def account_total(b: int, amounts: list[int], line: int) -> None:
         tot = totals[b]
         for a in range(n_assets):
-            t = tot[a] + amounts[a]
-            if t >= U64_LIMIT:
+            v = amounts[a]
+            t = tot[a] + v
+            g = grand[a] + v
+            if g >= U64_LIMIT:
+                where = f"in bucket {config.bucket_ids[b]!r}" if t >= U64_LIMIT else "over all buckets"
                 raise BadInput(
-                    f"total of {config.assets[a].symbol} in bucket {config.bucket_ids[b]!r} reaches 2^64 minor units",
+                    f"total of {config.assets[a].symbol} {where} reaches 2^64 minor units",
                     file=name, line=line, field=config.assets[a].symbol,
                 )
             tot[a] = t
+            grand[a] = g
 
     with fh:
         lines = _decoded_lines(fh, name)

@@ -193,17 +193,37 @@ def verify_proof(
 ) -> VerifyResult:
     """Verify one proof document against a trusted ``snapshot`` (preferred) or a trusted ``root``.
 
-    Raises :class:`BadInput` for a document that is not a well-formed proof and
-    :class:`VerificationFailed` (saying which entry, level and field) for one that
-    does not lead to the trusted root or does not match ``account_id`` / ``expect``.
+    Raises :class:`BadInput` when ``doc`` is not a proof document at all (not an
+    object, another format or version, no trusted root given, a bad ``expect``)
+    and :class:`VerificationFailed`, naming the entry, level and field, for a proof
+    that is malformed inside, does not lead to the trusted root, or does not match
+    ``account_id`` / ``expect``.
     """
     if snapshot is None and root is None:
         raise BadInput("a proof is only meaningful against a trusted snapshot.json or root", field="snapshot")
+    if not isinstance(doc, dict) or doc.get("format") != PROOF_FORMAT:
+        raise BadInput(f"not a proof: format must be {PROOF_FORMAT!r}", file=file, field="format")
+    if doc.get("version") != enc.FORMAT_VERSION:
+        raise BadInput(f"unsupported proof version {doc.get('version')!r} (this por reads {enc.FORMAT_VERSION})",
+                       file=file, field="version")
+    try:
+        return _verify(doc, snapshot, root, account_id, expect, file)
+    except BadInput as exc:
+        if exc.field == "expect":  # the user's own --expect is bad: usage error, not a bad proof
+            raise
+        raise VerificationFailed(f"malformed proof: {exc.reason}",
+                                 where=f"{file}: {exc.field}" if exc.field else file) from None
+
+
+def _verify(
+    doc: dict[str, Any],
+    snapshot: Snapshot | None,
+    root: bytes | None,
+    account_id: str | None,
+    expect: Sequence[str],
+    file: str,
+) -> VerifyResult:
     expect_keys(doc, {"format", "version", "mode", "snapshot", "account_id", "entries"}, file=file, field="$")
-    if doc["format"] != PROOF_FORMAT:
-        raise BadInput(f"format must be {PROOF_FORMAT!r}", file=file, field="format")
-    if doc["version"] != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported version {doc['version']!r}", file=file, field="version")
     if doc["mode"] != MODE_PUBLIC:
         raise BadInput(f"unsupported mode {doc['mode']!r}", file=file, field="mode")
     snap_doc = expect_keys(doc["snapshot"], {"metadata", "root"}, file=file, field="snapshot")

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import encoding as enc
 from .errors import BadInput, VerificationFailed
-from .keys import SnapshotKeys, hmac256
+from .keys import SnapshotKeys
 
 MAX_HEIGHT = 32
 
@@ -71,6 +71,8 @@ class BucketBuilder:
         self._scope = SnapshotKeys.scope(snapshot_id, bucket_id)
         self._leaf_prefix = enc.leaf_prefix(snapshot_id, bucket_id)
         self._sums = struct.Struct(f">H{n_assets}Q")
+        self._salt = keys.salt
+        self._position = keys.position
         self.sort_keys = bytearray()
         self.leaf_hashes = bytearray()
         self.amounts = array("Q")
@@ -82,11 +84,12 @@ class BucketBuilder:
 
     def add(self, line: int, account_id: str, amounts: Sequence[int]) -> bytes:
         """Add one account's leaf; returns its salt (to be stored for serving proofs)."""
-        msg = self._scope + enc.lp(account_id)
-        salt = hmac256(self.keys.salt_key, msg)
-        self.sort_keys += hmac256(self.keys.position_key, msg)
+        lp_account = enc.lp(account_id)
+        msg = self._scope + lp_account
+        salt = self._salt(msg)
+        self.sort_keys += self._position(msg)
         self.leaf_hashes += hashlib.sha256(
-            self._leaf_prefix + salt + enc.lp(account_id) + self._sums.pack(self.n_assets, *amounts)
+            self._leaf_prefix + salt + lp_account + self._sums.pack(self.n_assets, *amounts)
         ).digest()
         self.amounts.extend(amounts)
         self.lines.append(line)
@@ -103,10 +106,10 @@ class BucketBuilder:
             raise BadInput(f"bucket {self.bucket_id!r} has {n} accounts; height {h} holds only {capacity}",
                            field="height")
         pads = capacity - n
-        pad_key = self.keys.padding_key
+        prf = self.keys.padding
         scope = self._scope
         pack_j = struct.Struct(">Q").pack
-        seeds = b"".join([hmac256(pad_key, scope + pack_j(j)) for j in range(pads)])
+        seeds = b"".join([prf(scope + pack_j(j)) for j in range(pads)])
         sha = hashlib.sha256
         pad_prefix = enc.TAG_PAD + scope
         pad_hashes = b"".join([sha(pad_prefix + seeds[i : i + 32]).digest() for i in range(0, 32 * pads, 32)])

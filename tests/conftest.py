@@ -1,0 +1,62 @@
+"""Shared fixtures: the example snapshot, a fixed secret, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from por.cli import app
+from por.proof import Prover
+from por.snapshot import build_snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+VECTORS = Path(__file__).resolve().parent / "vectors"
+SECRET = bytes(range(32))
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of examples/snapshot.toml and examples/ledger.csv."""
+    cfg = tmp_path / "snapshot.toml"
+    ledger = tmp_path / "ledger.csv"
+    shutil.copy(EXAMPLES / "snapshot.toml", cfg)
+    shutil.copy(EXAMPLES / "ledger.csv", ledger)
+    return cfg, ledger
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example snapshot built once with the fixed secret (read-only for tests)."""
+    out = tmp_path_factory.mktemp("built") / "snap"
+    build_snapshot(EXAMPLES / "snapshot.toml", EXAMPLES / "ledger.csv", out, secret=SECRET)
+    return out
+
+
+@pytest.fixture(scope="session")
+def proofs(built: Path) -> dict[str, dict]:
+    """Every account's proof document of the built example."""
+    p = Prover(built)
+    try:
+        return {a: p.prove(a) for a in p.accounts()}
+    finally:
+        p.close()
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+def write_json(path: Path, doc: object) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
