@@ -24,7 +24,7 @@ from .errors import BadInput, VerificationFailed
 from .ledger import format_amount, parse_amount
 from .snapshot import MODE_PUBLIC, Snapshot, expect_keys, parse_hex32, parse_uint64
 from .store import Store
-from .tree import climb, top_height, top_tree
+from .tree import MAX_HEIGHT, climb, top_height, top_tree
 
 PROOF_FORMAT = "por-inclusion-proof"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -278,6 +278,8 @@ def _verify(
             raise BadInput("path and top_path must be lists", file=file, field=f)
         path = [_parse_node(s, symbols, file=file, field=f"{f}.path[{j}]") for j, s in enumerate(e["path"])]
         top = [_parse_node(s, symbols, file=file, field=f"{f}.top_path[{j}]") for j, s in enumerate(e["top_path"])]
+        if not 1 <= height <= MAX_HEIGHT:
+            raise VerificationFailed(f"height {height} is outside 1..{MAX_HEIGHT}", where=where)
         if len(path) != height:
             raise VerificationFailed(f"path has {len(path)} siblings but height is {height}", where=where)
         if top_index != bucket_idx:

@@ -23,7 +23,7 @@ from .fileio import atomic_directory, atomic_write_json, canonical_json
 from .keys import SnapshotKeys, generate_secret, write_secret
 from .ledger import LedgerStats, read_ledger
 from .store import StoreWriter
-from .tree import BucketBuilder, BuiltBucket, default_height, top_height, top_tree
+from .tree import MAX_HEIGHT, BucketBuilder, BuiltBucket, default_height, top_height, top_tree
 
 SNAPSHOT_FORMAT = "por-snapshot"
 MODE_PUBLIC = "public"
@@ -159,8 +159,8 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
         expect_keys(b, {"id", "kind", "height", "root", "totals"}, file=file, field=f)
         if b["kind"] != config.buckets[i].kind:
             raise BadInput("kind differs from metadata", file=file, field=f"{f}.kind")
-        if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= 64:
-            raise BadInput("height must be an integer 1..64", file=file, field=f"{f}.height")
+        if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= MAX_HEIGHT:
+            raise BadInput(f"height must be an integer 1..{MAX_HEIGHT}", file=file, field=f"{f}.height")
         buckets.append(BucketSummary(
             b["id"], b["kind"], b["height"], parse_hex32(b["root"], file=file, field=f"{f}.root"),
             _parse_amounts(b["totals"], config, file=file, field=f"{f}.totals"),

@@ -164,6 +164,12 @@ def test_attack_height_or_index_changed(proofs, snap) -> None:
     doc["entries"][0]["path"].pop()
     doc["entries"][0]["height"] -= 1
     _fail(doc, snap)
+    doc = copy.deepcopy(proofs["carol"])  # an absurd height with a matching path must fail cleanly
+    e = doc["entries"][0]
+    e["path"] = e["path"] + [e["path"][0]] * (300 - len(e["path"]))
+    e["height"] = 300
+    with pytest.raises(VerificationFailed, match="outside"):
+        verify_proof(doc, root=snap.root)
 
 
 def test_snapshot_json_tampering_detected(built: Path, tmp_path: Path) -> None:
