@@ -83,6 +83,27 @@ def sums(values: Sequence[int]) -> bytes:
     return struct.pack(f">H{len(values)}Q", len(values), *values)
 
 
+POINT_LEN = 33
+
+
+def commits(points: Sequence[bytes]) -> bytes:
+    """Per-asset commitment vector (hiding mode): ``u16(A) || C0[33] || ... || C_{A-1}[33]``.
+
+    Each ``C`` is a compressed SEC1 secp256k1 point (never the point at infinity).
+    """
+    for p in points:
+        if len(p) != POINT_LEN or p[0] not in (2, 3):
+            raise ValueError("a commitment must be a 33-byte compressed point")
+    return u16(len(points)) + b"".join(points)
+
+
+def vec(values: Sequence[int] | Sequence[bytes]) -> bytes:
+    """The amount vector of a node: :func:`sums` for integers (public mode), :func:`commits` for points."""
+    if values and isinstance(values[0], (bytes, bytearray)):
+        return commits(values)  # type: ignore[arg-type]
+    return sums(values)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- leaves
 
 def leaf_prefix(snapshot_id: str, bucket_id: str) -> bytes:
@@ -93,10 +114,13 @@ def leaf_prefix(snapshot_id: str, bucket_id: str) -> bytes:
 def leaf_preimage(
     snapshot_id: str, bucket_id: str, salt: bytes, account_id: str, balances: Sequence[int]
 ) -> bytes:
-    """``TAG(leaf) || lp(snapshot_id) || lp(bucket_id) || salt[32] || lp(account_id) || sums(balances)``."""
+    """``TAG(leaf) || lp(snapshot_id) || lp(bucket_id) || salt[32] || lp(account_id) || vec(balances)``.
+
+    ``balances`` are integers (public mode) or per-asset commitments (hiding mode).
+    """
     if len(salt) != SEED_LEN:
         raise ValueError("salt must be 32 bytes")
-    return leaf_prefix(snapshot_id, bucket_id) + salt + lp(account_id) + sums(balances)
+    return leaf_prefix(snapshot_id, bucket_id) + salt + lp(account_id) + vec(balances)
 
 
 def leaf_hash(
@@ -131,7 +155,7 @@ def node_preimage(
         raise ValueError("child hashes must be 32 bytes")
     if len(left_sums) != len(right_sums):
         raise ValueError("children carry different numbers of assets")
-    return TAG_NODE + left_hash + sums(left_sums) + right_hash + sums(right_sums)
+    return TAG_NODE + left_hash + vec(left_sums) + right_hash + vec(right_sums)
 
 
 def node_hash(
@@ -177,7 +201,7 @@ def bucket_leaf_preimage(
     if len(root_hash) != HASH_LEN:
         raise ValueError("bucket root hash must be 32 bytes")
     return (
-        TAG_BUCKET + lp(snapshot_id) + lp(bucket_id) + lp(kind) + u8(height) + root_hash + sums(root_sums)
+        TAG_BUCKET + lp(snapshot_id) + lp(bucket_id) + lp(kind) + u8(height) + root_hash + vec(root_sums)
     )
 
 
@@ -214,7 +238,7 @@ def root_preimage(
         out += [lp(bucket_id), lp(kind)]
     if len(top_hash) != HASH_LEN:
         raise ValueError("top hash must be 32 bytes")
-    out += [u8(top_height), top_hash, sums(top_sums)]
+    out += [u8(top_height), top_hash, vec(top_sums)]
     return b"".join(out)
 
 
