@@ -376,6 +376,11 @@ def demo(
     _run(as_json, body)
 
 
+from .cli_log import log_app  # noqa: E402  (sub-app; imports cli helpers lazily)
+
+app.add_typer(log_app, name="log")
+
+
 def main() -> None:
     """Console-script entry point (click usage errors exit 2)."""
     app()
