@@ -231,6 +231,24 @@ def _expand(patterns: list[str]) -> list[Path]:
     return paths
 
 
+def _check_log(snap: Any, root: bytes | None, head: Path | None, proof: Path | None, pubkey: str | None) -> str:
+    """With --log-head: the snapshot's root must be an entry of the log that head commits to."""
+    if head is None:
+        if proof is not None or pubkey is not None:
+            raise BadInput("--log-proof and --log-pubkey need --log-head", field="log_head")
+        return ""
+    if proof is None:
+        raise BadInput("--log-head needs --log-proof (from `por log prove-inclusion`)", field="log_proof")
+    from .log import load_json, verify_inclusion
+
+    res = verify_inclusion(load_json(proof, "log inclusion proof"), load_json(head, "log head"),
+                           expected_pubkey=pubkey, snapshot=snap, proof_file=str(proof), head_file=str(head))
+    if snap is None and res.entry.root != root:
+        raise VerificationFailed(f"the logged root of {res.entry.snapshot_id} is {res.entry.root.hex()}, "
+                                 f"not the trusted root", where=str(proof))
+    return f"snapshot {res.entry.snapshot_id} is entry {res.leaf_index} of the log of size {res.head.size}"
+
+
 @app.command()
 def verify(
     proofs: Annotated[list[str], typer.Argument(help="Proof files (globs accepted, e.g. 'proofs/*.json').")],
@@ -238,9 +256,12 @@ def verify(
     root: Annotated[Optional[str], typer.Option(help="A trusted snapshot root (hex), instead of --snapshot.")] = None,
     account: Annotated[Optional[str], typer.Option(help="The account id the proof must belong to.")] = None,
     expect: Annotated[Optional[list[str]], typer.Option(help="ASSET=AMOUNT (all buckets) or BUCKET:ASSET=AMOUNT; repeatable.")] = None,
+    log_head: Annotated[Optional[Path], typer.Option(help="A signed log head you trust: also check the snapshot is in the log.")] = None,
+    log_proof: Annotated[Optional[Path], typer.Option(help="The log inclusion proof of the snapshot (with --log-head).")] = None,
+    log_pubkey: Annotated[Optional[str], typer.Option(help="The exchange's log key (hex) the head must be signed by.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify inclusion proofs offline against the published snapshot root."""
+    """Verify inclusion proofs offline against the published snapshot root (and, optionally, the log)."""
     from .proof import load_proof, verify_proof
     from .snapshot import load_snapshot
 
@@ -255,6 +276,7 @@ def verify(
                 assert len(trusted) == 32
             except (ValueError, AssertionError):
                 raise BadInput("--root must be 64 hex digits", field="root") from None
+        log_check = _check_log(snap, trusted, log_head, log_proof, log_pubkey)
         paths = _expand(proofs)
         results = []
         failed = 0
@@ -264,6 +286,8 @@ def verify(
                 try:
                     r = verify_proof(load_proof(p), snapshot=snap, root=trusted, account_id=account,
                                      expect=expect or (), file=str(p))
+                    if log_check:
+                        r.checks.append(log_check)
                     results.append({"file": str(p), **r.to_dict()})
                 except BadInput:
                     if len(paths) == 1:

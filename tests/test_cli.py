@@ -204,3 +204,29 @@ def test_demo(cli, tmp_path: Path) -> None:
     assert doc["ok"]
     attacks = [s for s in doc["steps"] if s["name"].startswith("attack")]
     assert len(attacks) >= 5 and all("rejected" in s["detail"] for s in attacks)
+
+
+def test_verify_with_log_head(cli, example, tmp_path: Path) -> None:
+    cfg, ledger = example
+    out = tmp_path / "snap"
+    build_snapshot(cfg, ledger, out, secret=SECRET)
+    other_cfg = tmp_path / "other.toml"
+    other_cfg.write_text(cfg.read_text().replace("acme-2026-11-20", "acme-2026-11-19"))
+    build_snapshot(other_cfg, ledger, tmp_path / "other", secret=SECRET)
+    log = tmp_path / "log"
+    assert cli("log", "init", "--log", log).exit_code == 0
+    assert cli("log", "append", tmp_path / "other", "--log", log).exit_code == 0
+    assert cli("log", "append", out, "--log", log).exit_code == 0
+    assert cli("log", "head", "--log", log, "--out", tmp_path / "head.json").exit_code == 0
+    r = cli("log", "prove-inclusion", "acme-2026-11-20", "--log", log, "--out", tmp_path / "incl.json")
+    assert r.exit_code == 0, r.output
+    r = cli("log", "prove-inclusion", "acme-2026-11-19", "--log", log, "--out", tmp_path / "incl-other.json")
+    assert r.exit_code == 0
+    cli("prove", out, "--account", "alice", "--out", tmp_path / "alice.json")
+    base = ["verify", tmp_path / "alice.json", "--snapshot", out / "snapshot.json", "--log-head", tmp_path / "head.json"]
+    r = cli(*base, "--log-proof", tmp_path / "incl.json", "--json")
+    assert r.exit_code == 0, r.output
+    assert any("entry 1 of the log of size 2" in c for c in json.loads(r.stdout)["results"][0]["checks"])
+    # the log proof of another snapshot does not vouch for this one
+    assert cli(*base, "--log-proof", tmp_path / "incl-other.json").exit_code == 1
+    assert cli(*base).exit_code == 2  # --log-head without --log-proof
