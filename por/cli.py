@@ -333,6 +333,25 @@ def verify(
     _run(as_json, body)
 
 
+@app.command("export-verifier")
+def export_verifier_cmd(
+    snapshot_dir: Annotated[Path, typer.Argument(help="Snapshot directory or snapshot.json.")],
+    out_path: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("verifier.html"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a self-contained offline web page in which users check their proof against this snapshot."""
+    from .webpage import export_verifier
+
+    def body() -> None:
+        snap = export_verifier(snapshot_dir, out_path)
+        if as_json:
+            _emit_json({"ok": True, "out": str(out_path), "root": snap.root.hex()})
+        else:
+            out.print(f"wrote {out_path}: open it in any browser, offline; it checks proofs against root {snap.root.hex()}")
+
+    _run(as_json, body)
+
+
 # ------------------------------------------------------------------ audit
 
 @app.command()
