@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+pytest_plugins = ["tests.anvil"]
+
 import json
 import shutil
 from pathlib import Path
