@@ -249,6 +249,29 @@ def _check_log(snap: Any, root: bytes | None, head: Path | None, proof: Path | N
     return f"snapshot {res.entry.snapshot_id} is entry {res.leaf_index} of the log of size {res.head.size}"
 
 
+def _check_registry(snap: Any, root: bytes | None, paths: list[Path], rpc: str | None, registry: str | None) -> str:
+    """With --registry: the trusted root must be the single root anchored for the snapshot id."""
+    if registry is None and rpc is None:
+        return ""
+    if registry is None or rpc is None:
+        raise BadInput("--registry and --rpc go together", field="registry")
+    from .anchor import check_anchor
+    from .chain import RpcClient
+    from .proof import load_proof
+
+    if snap is not None:
+        sid, trusted = snap.config.snapshot_id, snap.root
+    else:
+        doc = load_proof(paths[0]) if paths else {}
+        try:
+            sid = doc["snapshot"]["metadata"]["snapshot_id"]
+        except (KeyError, TypeError):
+            raise BadInput("cannot tell the snapshot id (give --snapshot)", field="registry") from None
+        trusted = root
+    check_anchor(RpcClient(rpc), registry, sid, trusted)
+    return f"root is the one and only root anchored for {sid} in registry {registry}"
+
+
 @app.command()
 def verify(
     proofs: Annotated[list[str], typer.Argument(help="Proof files (globs accepted, e.g. 'proofs/*.json').")],
@@ -259,6 +282,8 @@ def verify(
     log_head: Annotated[Optional[Path], typer.Option(help="A signed log head you trust: also check the snapshot is in the log.")] = None,
     log_proof: Annotated[Optional[Path], typer.Option(help="The log inclusion proof of the snapshot (with --log-head).")] = None,
     log_pubkey: Annotated[Optional[str], typer.Option(help="The exchange's log key (hex) the head must be signed by.")] = None,
+    rpc: Annotated[Optional[str], typer.Option(help="Ethereum JSON-RPC URL (with --registry).")] = None,
+    registry: Annotated[Optional[str], typer.Option(help="Registry address: the root must be the one anchored for the snapshot id.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify inclusion proofs offline against the published snapshot root (and, optionally, the log)."""
@@ -278,6 +303,7 @@ def verify(
                 raise BadInput("--root must be 64 hex digits", field="root") from None
         log_check = _check_log(snap, trusted, log_head, log_proof, log_pubkey)
         paths = _expand(proofs)
+        extra = [c for c in (log_check, _check_registry(snap, trusted, paths, rpc, registry)) if c]
         results = []
         failed = 0
         with _reporter(as_json or len(paths) < 50) as rep:
@@ -286,8 +312,7 @@ def verify(
                 try:
                     r = verify_proof(load_proof(p), snapshot=snap, root=trusted, account_id=account,
                                      expect=expect or (), file=str(p))
-                    if log_check:
-                        r.checks.append(log_check)
+                    r.checks.extend(extra)
                     results.append({"file": str(p), **r.to_dict()})
                 except BadInput:
                     if len(paths) == 1:
@@ -348,6 +373,123 @@ def export_verifier_cmd(
             _emit_json({"ok": True, "out": str(out_path), "root": snap.root.hex()})
         else:
             out.print(f"wrote {out_path}: open it in any browser, offline; it checks proofs against root {snap.root.hex()}")
+
+    _run(as_json, body)
+
+
+# ------------------------------------------------------------------ reserves and anchoring
+
+reserves_app = typer.Typer(no_args_is_help=True, help="On-chain reserves: attestations, segregation, coverage.")
+app.add_typer(reserves_app, name="reserves")
+
+
+def _feeds(items: list[str]) -> dict[str, str]:
+    feeds = {}
+    for item in items:
+        asset, sep, address = item.partition("=")
+        if not sep or not asset or not address:
+            raise BadInput(f"--feed {item!r}: write ASSET=ADDRESS", field="feed")
+        feeds[asset] = address
+    return feeds
+
+
+@reserves_app.command("verify")
+def reserves_verify(
+    snapshot: Annotated[Path, typer.Option(help="The published snapshot.json.")],
+    reserves: Annotated[Path, typer.Option(help="reserves.json (SPEC.md §12.2).")],
+    rpc: Annotated[Optional[str], typer.Option(help="Ethereum JSON-RPC URL.")] = None,
+    block: Annotated[Optional[int], typer.Option(help="Expected Ethereum block (must equal the attested one).")] = None,
+    feed: Annotated[Optional[list[str]], typer.Option(help="ASSET=ADDRESS of a Chainlink PoR feed; repeatable.")] = None,
+    max_feed_age: Annotated[int, typer.Option(help="Reject feed rounds older than this many seconds at the block.")] = 86400,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify every ownership signature and balance, segregation, and reserves >= liabilities per bucket x asset."""
+    from .ledger import format_amount
+    from .reserves.attestation import load_reserves
+    from .reserves.check import verify_reserves
+    from .snapshot import load_snapshot
+
+    def body() -> int:
+        snap = load_snapshot(snapshot)
+        res = load_reserves(reserves)
+        feeds = _feeds(feed or [])
+        report = verify_reserves(snap, res, rpc_url=rpc, block=block)
+        feed_rows = []
+        if feeds:
+            from .chain import RpcClient
+            from .reserves.ethereum import check_feed_age, feed_to_ledger_units, read_feed
+
+            if rpc is None or res.ethereum is None:
+                raise BadInput("--feed needs --rpc and an ethereum block in reserves.json", field="feed")
+            client, b = RpcClient(rpc), res.ethereum.block
+            for asset, address in feeds.items():
+                idx = snap.config.asset_index(asset)
+                if idx is None:
+                    raise BadInput(f"--feed: unknown asset {asset!r}", field="feed")
+                dec = snap.config.assets[idx].decimals
+                try:
+                    rnd = read_feed(client, address, b)
+                    age = check_feed_age(client, rnd, b, max_feed_age, address=address)
+                    fed = feed_to_ledger_units(rnd, dec)
+                except VerificationFailed as exc:
+                    report.failures.append(f"feed {asset}: {exc}")
+                    continue
+                attested = sum(c.reserves for c in report.segregation.coverage if c.asset == asset)
+                feed_rows.append({"asset": asset, "feed": format_amount(fed, dec), "age_s": age,
+                                  "attested": format_amount(attested, dec), "agrees": fed >= attested})
+        doc = report.to_dict() | {"feeds": feed_rows}
+        if as_json:
+            _emit_json(doc)
+        else:
+            t = Table(title=f"reserves vs liabilities, snapshot {snap.config.snapshot_id}")
+            for col in ("bucket", "asset", "liabilities", "reserves", "ratio", "addresses", "result"):
+                t.add_column(col, justify="left" if col in ("bucket", "asset", "result") else "right", overflow="fold")
+            for c in report.segregation.coverage:
+                d = c.to_dict()
+                t.add_row(c.bucket, c.asset, d["liabilities"] or "hidden", d["reserves"], d["ratio"],
+                          str(c.addresses), {True: "[green]covered[/]", False: "[red]SHORT[/]", None: "-"}[c.covered])
+            out.print(t)
+            for asset, amount in report.segregation.proprietary.items():
+                dec = snap.config.assets[snap.config.asset_index(asset) or 0].decimals
+                out.print(f"proprietary (not counted for clients): {format_amount(amount, dec)} {asset}")
+            for row in feed_rows:
+                out.print(f"feed {row['asset']}: {row['feed']} (age {row['age_s']} s) vs attested {row['attested']}")
+            for f in report.failures + report.segregation.problems:
+                out.print(f"[red]FAIL[/] {f}")
+            out.print("[bold green]SOLVENT AND SEGREGATED[/]" if report.ok else "[bold red]RESERVES CHECK FAILED[/]")
+        return 0 if report.ok else EXIT_VERIFY_FAILED
+
+    _run(as_json, body)
+
+
+@app.command()
+def anchor(
+    snapshot_dir: Annotated[Path, typer.Argument(help="Snapshot directory or snapshot.json.")],
+    rpc: Annotated[str, typer.Option(help="Ethereum JSON-RPC URL.")],
+    key: Annotated[Path, typer.Option(help="Private key file of the registry owner (64 hex).")],
+    registry: Annotated[Optional[str], typer.Option(help="Registry address (default: deploy a new registry).")] = None,
+    block: Annotated[Optional[int], typer.Option(help="Snapshot block to record (default: latest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish the snapshot root in the on-chain registry (deploying one if --registry is not given)."""
+    from .anchor import check_anchor, deploy_registry, publish
+    from .chain import RpcClient, load_private_key
+    from .snapshot import load_snapshot
+
+    def body() -> None:
+        snap = load_snapshot(snapshot_dir)
+        client = RpcClient(rpc)
+        account = load_private_key(key)
+        reg = registry or deploy_registry(client, account)
+        b = client.block_number() if block is None else block
+        tx = publish(client, reg, account, snap.config.snapshot_id, snap.root, b)
+        check_anchor(client, reg, snap.config.snapshot_id, snap.root)
+        doc = {"ok": True, "registry": reg, "tx": tx, "snapshot_id": snap.config.snapshot_id,
+               "root": snap.root.hex(), "block": b}
+        if as_json:
+            _emit_json(doc)
+        else:
+            out.print(f"anchored {snap.config.snapshot_id} root {snap.root.hex()} in registry {reg} (tx {tx})")
 
     _run(as_json, body)
 
