@@ -28,6 +28,7 @@ class DemoReport:
     workdir: str
     steps: list[Check] = field(default_factory=list)
     snapshot: Any = None
+    chain: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -36,7 +37,7 @@ class DemoReport:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "workdir": self.workdir,
                 "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in self.steps],
-                "snapshot": self.snapshot.to_dict() if self.snapshot else None}
+                "snapshot": self.snapshot.to_dict() if self.snapshot else None, "chain": self.chain}
 
 
 def _expect_rejected(name: str, doc: Any, snapshot: Any, report: DemoReport, **kw: Any) -> None:
@@ -48,8 +49,12 @@ def _expect_rejected(name: str, doc: Any, snapshot: Any, report: DemoReport, **k
         report.steps.append(Check(f"attack: {name}", False, "ACCEPTED a tampered proof"))
 
 
-def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Reporter | None = None) -> DemoReport:
-    """Run the whole public-mode story; every step must pass (attacks must be rejected)."""
+def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Reporter | None = None,
+             chain: bool = True) -> DemoReport:
+    """Run the whole story; every step must pass (attacks must be rejected, the insolvent bucket caught).
+
+    With ``chain`` (the default) it also starts a local anvil and runs the reserves, segregation and
+    anchoring story (:mod:`por.demo_chain`)."""
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="por-demo-"))
     report = DemoReport(str(base))
     cfg, ledger = write_example(base / "input", users, assets=3, buckets=3)
@@ -113,4 +118,10 @@ def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Report
         report.steps.append(Check("attack: wrong --account", False, "ACCEPTED"))
     except VerificationFailed as exc:
         report.steps.append(Check("attack: wrong --account", True, f"rejected: {exc}"))
+
+    if chain:
+        from .demo_chain import run_chain_demo
+
+        steps, report.chain = run_chain_demo(snap, base)
+        report.steps += steps
     return report

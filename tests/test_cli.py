@@ -204,6 +204,10 @@ def test_demo(cli, tmp_path: Path) -> None:
     assert doc["ok"]
     attacks = [s for s in doc["steps"] if s["name"].startswith("attack")]
     assert len(attacks) >= 5 and all("rejected" in s["detail"] for s in attacks)
+    names = {s["name"] for s in doc["steps"]}
+    assert {"reserves: solvent and segregated", "anchor: root published once",
+            "reserves: insolvent bucket caught"} <= names
+    assert doc["chain"]["insolvent"]["solvent"] is False and doc["chain"]["reserves"]["ok"] is True
 
 
 def test_verify_with_log_head(cli, example, tmp_path: Path) -> None:
