@@ -120,3 +120,21 @@ def test_anchor_and_verify_with_registry(cli, anvil, tmp_path: Path) -> None:
     assert r.exit_code == 1  # the post-publish check itself sees two roots
     r = cli(*base, "--registry", registry)
     assert r.exit_code == 1 and "equivocat" in (r.stderr + r.stdout).lower()
+
+
+def test_commingling_cannot_hide_a_shortfall(cli, anvil, tmp_path: Path) -> None:
+    """fund-7 is short while cross holds far more than everything owed: the total is solvent, the check is not."""
+    snap, _, _ = _setup(tmp_path, anvil, "5000")
+    k, a = anvil.keys, anvil.addresses
+    anvil.raw("anvil_setBalance", a[5], hex(10**6 * 10**18))   # cross: 1M ETH
+    anvil.raw("anvil_setBalance", a[6], hex(10 * 10**18))      # fund-7: 10 ETH for 5000 owed
+    block = anvil.rpc().block_number()
+    res_file = _write(tmp_path, snap, block, [_entry(snap, block, k[5], a[5], "cross"),
+                                              _entry(snap, block, k[6], a[6], "fund-7")])
+    r = cli("reserves", "verify", "--snapshot", tmp_path / "snap" / "snapshot.json", "--reserves", res_file,
+            "--rpc", anvil.url, "--json")
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    total_reserves = sum(int(c["reserves"].split(".")[0]) for c in doc["coverage"])
+    assert total_reserves > 4000 + 999 + 5000  # solvent in total ...
+    assert [c["bucket"] for c in doc["coverage"] if c["covered"] is False] == ["fund-7"]  # ... but not per bucket
