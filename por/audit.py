@@ -96,3 +96,121 @@ def audit(
     report.add("snapshot root", same, f"recomputed {rebuilt.root.hex()}" +
                ("" if same else f", published {published.root.hex()}"))
     return report
+
+
+# ------------------------------------------------------------------ the full auditor run
+
+@dataclass
+class FullAudit:
+    """Everything an auditor checks, with the coverage table for the report."""
+
+    report: AuditReport
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+    proprietary: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        snap = self.report.snapshot
+        return {**self.report.to_dict(), "coverage": self.coverage, "proprietary": self.proprietary,
+                "snapshot": snap.to_dict() if snap else None}
+
+
+def _sample(paths: list[Path], n: int | None, seed: int) -> list[Path]:
+    import random
+
+    if n is None or n >= len(paths):
+        return paths
+    return sorted(random.Random(seed).sample(paths, n))
+
+
+def full_audit(
+    config_path: Path,
+    ledger: Path,
+    secret: bytes,
+    snapshot_path: Path,
+    *,
+    proofs_dir: Path | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    reserves: Path | None = None,
+    rpc: str | None = None,
+    registry: str | None = None,
+    log_dir: Path | None = None,
+    clamp_negative: bool = False,
+    reporter: Reporter | None = None,
+) -> FullAudit:
+    """Run every auditor check: recompute trees and totals, verify (a seeded sample of) exported proofs,
+    reserves and segregation, the on-chain anchor and the transparency log. Each failure is a failed check
+    naming what failed; bad input raises; an unreachable RPC raises ServiceUnavailable."""
+    from .errors import VerificationFailed
+    from .proof import load_proof, verify_proof
+
+    base = audit(config_path, ledger, secret, snapshot_path, clamp_negative=clamp_negative, reporter=reporter)
+    result = FullAudit(base)
+    snap = base.snapshot
+    assert snap is not None
+    if proofs_dir is not None:
+        paths = sorted(p for p in Path(proofs_dir).glob("*.json") if p.name != "index.json")
+        chosen = _sample(paths, sample, seed)
+        bad = []
+        for p in chosen:
+            try:
+                doc = load_proof(p)
+                verify_proof(doc, snapshot=snap, file=p.name)
+            except PorError as exc:
+                bad.append(str(exc))
+        base.add("exported proofs", not bad and bool(chosen),
+                 f"{len(chosen) - len(bad)}/{len(chosen)} valid (of {len(paths)}, "
+                 f"{'all' if len(chosen) == len(paths) else f'sample seed {seed}'})"
+                 + ("" if not bad else ": " + "; ".join(bad[:5])))
+    if reserves is not None:
+        from .reserves.attestation import load_reserves
+        from .reserves.check import verify_reserves
+
+        try:
+            rep = verify_reserves(snap, load_reserves(reserves), rpc_url=rpc)
+        except VerificationFailed as exc:
+            base.add("reserves attestation", False, str(exc))
+        else:
+            base.add("reserve signatures and balances", not rep.failures,
+                     f"{len(rep.verified)} holdings verified" + ("" if not rep.failures else
+                                                                 ": " + "; ".join(rep.failures[:5])))
+            base.add("segregation", rep.segregation.segregated,
+                     "every address backs one bucket; proprietary funds not counted" if rep.segregation.segregated
+                     else "; ".join(rep.segregation.problems[:5]))
+            for c in rep.segregation.coverage:
+                if c.liabilities:
+                    base.add(f"coverage {c.bucket}/{c.asset}", bool(c.covered),
+                             f"reserves {format_amount(c.reserves, c.decimals)} vs liabilities "
+                             f"{format_amount(c.liabilities, c.decimals)} ({c.ratio()})")
+            result.coverage = [c.to_dict() for c in rep.segregation.coverage]
+            dec = {a.symbol: a.decimals for a in snap.config.assets}
+            result.proprietary = {k: format_amount(v, dec[k]) for k, v in rep.segregation.proprietary.items()}
+    if registry is not None:
+        from .anchor import check_anchor
+        from .chain import RpcClient
+
+        if rpc is None:
+            from .errors import BadInput
+
+            raise BadInput("--registry needs --rpc", field="rpc")
+        try:
+            check_anchor(RpcClient(rpc), registry, snap.config.snapshot_id, snap.root)
+            base.add("anchor", True, f"the root is the only root anchored for {snap.config.snapshot_id} in {registry}")
+        except VerificationFailed as exc:
+            base.add("anchor", False, str(exc))
+    if log_dir is not None:
+        from .log import TransparencyLog, verify_inclusion
+
+        try:
+            log = TransparencyLog.open(log_dir)
+            head = log.head()
+            res = verify_inclusion(log.prove_inclusion(snap.config.snapshot_id), head.to_dict(), snapshot=snap)
+            base.add("transparency log", True, f"entry {res.leaf_index} of a log of size {head.size}, head signed by "
+                                               f"{head.public_key.hex()[:16]}...")
+        except PorError as exc:
+            base.add("transparency log", False, str(exc))
+    return result

@@ -502,23 +502,42 @@ def audit(
     ledger: Annotated[Path, typer.Option(help="The ledger the snapshot was built from.")],
     secret: Annotated[Path, typer.Option(help="The master secret file.")],
     snapshot: Annotated[Path, typer.Option(help="The published snapshot.json.")],
+    proofs: Annotated[Optional[Path], typer.Option(help="Directory of exported proofs to verify.")] = None,
+    sample: Annotated[Optional[int], typer.Option(min=1, help="Verify a seeded random sample of N proofs.")] = None,
+    all_proofs: Annotated[bool, typer.Option("--all", help="Verify every exported proof (the default without --sample).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the proof sample.")] = 0,
+    reserves: Annotated[Optional[Path], typer.Option(help="reserves.json to verify (with --rpc for Ethereum).")] = None,
+    rpc: Annotated[Optional[str], typer.Option(help="Ethereum JSON-RPC URL.")] = None,
+    registry: Annotated[Optional[str], typer.Option(help="Registry address: check the anchored root.")] = None,
+    log: Annotated[Optional[Path], typer.Option(help="Transparency log directory: check the snapshot is logged.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Write report.json and report.html into this directory.")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute every tree from ledger + secret and check roots and totals against snapshot.json."""
-    from .audit import audit as run_audit
+    """Run every auditor check (trees, totals, proofs, reserves, segregation, anchor, log) and report."""
+    from .audit import full_audit
     from .keys import load_secret
 
     def body() -> int:
+        if sample is not None and all_proofs:
+            raise BadInput("--sample and --all exclude each other", field="sample")
         with _reporter(as_json) as rep:
-            report = run_audit(config, ledger, load_secret(secret), snapshot, clamp_negative=clamp_negative,
-                               reporter=rep)
+            result = full_audit(config, ledger, load_secret(secret), snapshot, proofs_dir=proofs, sample=sample,
+                                seed=seed, reserves=reserves, rpc=rpc, registry=registry, log_dir=log,
+                                clamp_negative=clamp_negative, reporter=rep)
+        written = None
+        if report is not None:
+            from .report import write_report
+
+            written = write_report(result, report)
         if as_json:
-            _emit_json(report.to_dict())
+            _emit_json(result.to_dict() | {"report": [str(p) for p in written] if written else None})
         else:
-            _checks_table("audit", report.checks)
-            out.print("[bold green]AUDIT PASSED[/]" if report.ok else "[bold red]AUDIT FAILED[/]")
-        return 0 if report.ok else EXIT_VERIFY_FAILED
+            _checks_table("audit", result.report.checks)
+            if written:
+                out.print(f"report: {written[0]} and {written[1]}")
+            out.print("[bold green]AUDIT PASSED[/]" if result.ok else "[bold red]AUDIT FAILED[/]")
+        return 0 if result.ok else EXIT_VERIFY_FAILED
 
     _run(as_json, body)
 
@@ -555,6 +574,8 @@ def demo(
         else:
             _snapshot_table(report.snapshot)
             _checks_table(f"por demo ({report.workdir})", report.steps)
+            if report.chain and report.chain.get("report_html"):
+                out.print(f"audit report: {report.chain['report_html']} (and report.json beside it)")
             out.print("[bold green]DEMO OK[/]: every proof verified, every attack rejected, the short bucket caught" if report.ok
                       else "[bold red]DEMO FAILED[/]")
         return 0 if report.ok else EXIT_VERIFY_FAILED

@@ -122,6 +122,8 @@ def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Report
     if chain:
         from .demo_chain import run_chain_demo
 
-        steps, report.chain = run_chain_demo(snap, base)
+        steps, report.chain = run_chain_demo(snap, base, audit_inputs={
+            "config": cfg, "ledger": ledger, "secret": out / "secret.key", "snapshot": out / "snapshot.json",
+            "proofs": proofs_dir})
         report.steps += steps
     return report

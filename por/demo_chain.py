@@ -36,8 +36,12 @@ def _btc_key(label: str) -> bytes:
     return hashlib.sha256(b"por-demo-btc-key/" + label.encode()).digest()
 
 
-def run_chain_demo(snapshot: Snapshot, workdir: Path) -> tuple[list[Check], dict[str, Any]]:
-    """Run the chain story for ``snapshot`` (the demo's 3-asset, 3-bucket example); returns its steps."""
+def run_chain_demo(snapshot: Snapshot, workdir: Path, *, audit_inputs: dict[str, Path] | None = None
+                   ) -> tuple[list[Check], dict[str, Any]]:
+    """Run the chain story for ``snapshot`` (the demo's 3-asset, 3-bucket example); returns its steps.
+
+    With ``audit_inputs`` (config, ledger, secret, snapshot, proofs) the honest state is then audited in full
+    and the JSON + HTML report written to ``workdir/audit-report``."""
     steps: list[Check] = []
     node = start_anvil()
     try:
@@ -106,6 +110,22 @@ def run_chain_demo(snapshot: Snapshot, workdir: Path) -> tuple[list[Check], dict
         check_anchor(rpc, registry, cfg.snapshot_id, snapshot.root)
         steps.append(Check("anchor: root published once", True, f"registry {registry}, tx {tx[:18]}..."))
 
+        extra: dict[str, Any] = {}
+        if audit_inputs is not None:
+            from .audit import full_audit
+            from .keys import load_secret
+            from .report import write_report
+
+            i = audit_inputs
+            audited = full_audit(i["config"], i["ledger"], load_secret(i["secret"]), i["snapshot"],
+                                 proofs_dir=i["proofs"], sample=50, seed=1, reserves=path, rpc=node.url,
+                                 registry=registry)
+            j, h = write_report(audited, workdir / "audit-report")
+            steps.append(Check("audit: every check", audited.ok,
+                               f"{sum(c.ok for c in audited.report.checks)}/{len(audited.report.checks)} passed; "
+                               f"report {h}"))
+            extra = {"audit": audited.to_dict(), "report_html": str(h), "report_json": str(j)}
+
         # the exchange moves half of the cross bucket's ETH away, then attests again
         fund("cross", liab[("cross", "ETH")] // 2, 0)
         path2, bad = attest("after-withdrawal")
@@ -113,6 +133,6 @@ def run_chain_demo(snapshot: Snapshot, workdir: Path) -> tuple[list[Check], dict
         steps.append(Check("reserves: insolvent bucket caught", not bad.ok and bool(short),
                            f"{', '.join(short)} short ({path2.name})"))
         return steps, {"rpc": node.url, "registry": registry, "reserves": report.to_dict(),
-                       "insolvent": bad.to_dict()}
+                       "insolvent": bad.to_dict(), **extra}
     finally:
         node.stop()

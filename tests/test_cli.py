@@ -206,7 +206,8 @@ def test_demo(cli, tmp_path: Path) -> None:
     assert len(attacks) >= 5 and all("rejected" in s["detail"] for s in attacks)
     names = {s["name"] for s in doc["steps"]}
     assert {"reserves: solvent and segregated", "anchor: root published once",
-            "reserves: insolvent bucket caught"} <= names
+            "reserves: insolvent bucket caught", "audit: every check"} <= names
+    assert Path(doc["chain"]["report_html"]).is_file()
     assert doc["chain"]["insolvent"]["solvent"] is False and doc["chain"]["reserves"]["ok"] is True
 
 
