@@ -10,7 +10,6 @@ re-attests at a later block and shows the shortfall caught.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 

@@ -29,6 +29,32 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise
 
 
+def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.loads`: a key twice in one object is an error, never "last wins"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Read a UTF-8 JSON document; BadInput naming the file if unreadable, not JSON, or with duplicate keys."""
+    from .errors import BadInput
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=reject_duplicate_keys)
+    except UnicodeDecodeError:
+        raise BadInput(f"{what} is not valid UTF-8", file=str(path)) from None
+    except ValueError as exc:
+        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
+
+
 def canonical_json(doc: Any) -> bytes:
     """The byte form of every JSON artifact: sorted keys, 2-space indent, UTF-8, final newline."""
     return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

@@ -25,6 +25,7 @@ from typing import IO
 from .config import SnapshotConfig
 from .encoding import U64_LIMIT
 from .errors import BadInput
+from .fileio import reject_duplicate_keys
 
 MAX_ACCOUNT_ID_BYTES = 256
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
@@ -101,15 +102,6 @@ def _decoded_lines(fh: IO[bytes], path: str) -> Iterator[str]:
 
 class _Num(str):
     """The source text of a JSON number (kept exact; never a float)."""
-
-
-def _json_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 def detect_format(path: Path) -> str:
@@ -254,7 +246,7 @@ def _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats)
             continue
         try:
             obj = json.loads(text, parse_float=_Num, parse_int=_Num, parse_constant=_Num,
-                             object_pairs_hook=_json_pairs)
+                             object_pairs_hook=reject_duplicate_keys)
         except ValueError as exc:
             raise BadInput(f"invalid JSON: {exc}", file=name, line=line) from None
         if not isinstance(obj, dict):

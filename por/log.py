@@ -45,7 +45,7 @@ from coincurve.ecdsa import cdata_to_der, der_to_cdata, deserialize_compact, ser
 
 from .encoding import FORMAT_VERSION, H, lp, tag, u8, u64
 from .errors import BadInput, VerificationFailed
-from .fileio import atomic_directory, atomic_write_bytes, atomic_write_json
+from .fileio import atomic_directory, atomic_write_bytes, atomic_write_json, read_json
 
 LOG_FORMAT = "por-log"
 HEAD_FORMAT = "por-log-head"
@@ -781,9 +781,4 @@ def _hex_list(value: Any, *, where: str, field: str = "path") -> list[bytes]:
 
 def load_json(path: Path, what: str) -> Any:
     """Read a JSON document (BadInput naming the file if unreadable or not JSON)."""
-    try:
-        return json.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise BadInput(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
+    return read_json(path, what)

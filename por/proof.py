@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from . import encoding as enc
 from .config import SnapshotConfig
 from .errors import BadInput, VerificationFailed
+from .fileio import read_json
 from .ledger import format_amount, parse_amount
 from .snapshot import MODE_PUBLIC, Snapshot, expect_keys, parse_hex32, parse_uint64
 from .store import Store
@@ -332,15 +333,5 @@ def _verify(
 
 
 def load_proof(path: Path) -> Any:
-    """Read a proof JSON file (BadInput with the file name if unreadable or not JSON)."""
-    try:
-        return json.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise BadInput(f"cannot read proof: {exc.strerror}", file=str(path)) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
-
-
-def balances_for_display(result: VerifyResult) -> Mapping[str, str]:
-    dec = {a.symbol: a.decimals for a in result.config.assets}
-    return {s: format_amount(v, dec[s]) for s, v in result.totals().items()}
+    """Read a proof JSON file (BadInput with the file name if unreadable, not JSON, or with duplicate keys)."""
+    return read_json(path, "proof")

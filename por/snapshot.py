@@ -9,7 +9,6 @@ into place only when everything succeeded.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Protocol
 from . import encoding as enc
 from .config import SnapshotConfig, load_config
 from .errors import BadInput, VerificationFailed
-from .fileio import atomic_directory, atomic_write_json, canonical_json
+from .fileio import atomic_directory, atomic_write_json, canonical_json, read_json
 from .keys import SnapshotKeys, generate_secret, write_secret
 from .ledger import LedgerStats, read_ledger
 from .store import StoreWriter
@@ -188,13 +187,7 @@ def load_snapshot(path: Path) -> Snapshot:
     path = Path(path)
     if path.is_dir():
         path = path / "snapshot.json"
-    try:
-        doc = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise BadInput(f"cannot read snapshot: {exc.strerror}", file=str(path)) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
-    return snapshot_from_dict(doc, file=str(path))
+    return snapshot_from_dict(read_json(path, "snapshot"), file=str(path))
 
 
 # ------------------------------------------------------------------ building

@@ -13,7 +13,7 @@ import pytest
 
 from por.snapshot import build_snapshot
 
-from .conftest import EXAMPLES, SECRET
+from .conftest import SECRET
 
 
 def _secret_file(tmp_path: Path) -> Path:

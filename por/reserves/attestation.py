@@ -21,6 +21,7 @@ from typing import Any
 from ..chain import check_address, parse_hex
 from ..config import ID_RE, SYMBOL_RE
 from ..errors import BadInput, VerificationFailed
+from ..fileio import reject_duplicate_keys
 
 RESERVES_FORMAT = "por-reserves"
 RESERVES_VERSION = 1
@@ -353,15 +354,6 @@ def _parse_asset(chain: str, c: Any, *, file: str, field: str) -> AssetClaim:
     return AssetClaim(asset, "erc20", contract, decimals)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
 def load_reserves(path: str | Path) -> ReservesFile:
     """Read and parse ``reserves.json`` (UTF-8 JSON, no duplicate keys)."""
     path = Path(path)
@@ -370,7 +362,7 @@ def load_reserves(path: str | Path) -> ReservesFile:
     except OSError as exc:
         raise BadInput(f"cannot read reserves file: {exc.strerror}", file=str(path)) from None
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=reject_duplicate_keys)
     except UnicodeDecodeError:
         raise BadInput("not valid UTF-8", file=str(path)) from None
     except ValueError as exc:

@@ -9,7 +9,6 @@ independent implementation written from SPEC.md.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
