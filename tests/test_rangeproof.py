@@ -17,6 +17,8 @@ from por.pedersen import H, commit
 from por.rangeproof import RangeProof, padded_count, proof_size, prove, rounds_for, verify
 from por.transcript import Transcript
 
+from .test_pedersen import det_rng
+
 CTX = b"snapshot-root-X"
 
 
@@ -24,16 +26,6 @@ def transcript(context: bytes = CTX, label: bytes = b"por-test") -> Transcript:
     t = Transcript(label)
     t.append_message("context", context)
     return t
-
-
-def det_rng(seed: bytes):
-    state = [0]
-
-    def draw() -> int:
-        state[0] += 1
-        return int.from_bytes(hashlib.sha512(seed + state[0].to_bytes(4, "big")).digest(), "big") % N
-
-    return draw
 
 
 def make(values, bits=64, context=CTX, rng=None):
