@@ -110,6 +110,8 @@ def build(
     secret: Annotated[Optional[Path], typer.Option(help="Master secret file (64 hex); default: create DIR/secret.key.")] = None,
     height: Annotated[Optional[int], typer.Option(help="Height of every bucket tree (default: room for 2x its rows).")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative", help="Floor negative amounts at 0 and count them, instead of rejecting.")] = False,
+    hiding: Annotated[bool, typer.Option("--hiding", help="Hiding mode: publish Pedersen commitments, not totals (SPEC.md §15).")] = False,
+    jobs: Annotated[Optional[int], typer.Option(help="Worker processes for hiding-mode commitments (default: all cores).", min=1)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and store.sqlite."""
@@ -124,7 +126,7 @@ def build(
                 err.print(f"[yellow]warning:[/] {secret} is readable by others; chmod 600 it")
         with _reporter(as_json) as rep:
             res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
-                                 clamp_negative=clamp_negative, reporter=rep)
+                                 clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs)
         snap = res.snapshot
         if as_json:
             _emit_json({"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
@@ -144,7 +146,12 @@ def build(
 def _snapshot_table(snap: Any, accounts: dict[str, int] | None = None) -> None:
     from .ledger import format_amount
 
-    t = Table(title=f"snapshot {snap.config.snapshot_id} as of {snap.config.as_of}")
+    hidden = snap.hiding
+    title = f"snapshot {snap.config.snapshot_id} as of {snap.config.as_of}"
+    if hidden:
+        title += " — hiding mode: " + ("totals below are private, only commitments are published"
+                                       if snap.totals is not None else "totals are committed, not published")
+    t = Table(title=title)
     t.add_column("bucket")
     t.add_column("kind")
     t.add_column("height", justify="right")
@@ -156,7 +163,10 @@ def _snapshot_table(snap: Any, accounts: dict[str, int] | None = None) -> None:
         row = [b.id, b.kind, str(b.height)]
         if accounts is not None:
             row.append(str(accounts.get(b.id, "")))
-        row += [format_amount(v, a.decimals) for v, a in zip(b.totals, snap.config.assets)]
+        if b.totals is None:
+            row += [f"C={c.hex()[:16]}…" for c in b.commitments]
+        else:
+            row += [format_amount(v, a.decimals) for v, a in zip(b.totals, snap.config.assets)]
         t.add_row(*row)
     out.print(t)
 

@@ -173,19 +173,31 @@ def node_hashes_level(hashes: np.ndarray, level_sums: np.ndarray) -> np.ndarray:
     (tests check this byte for byte). Sums must already be < 2^64 (they are by type).
     """
     n2, assets = level_sums.shape
+    be = level_sums.astype(">u8", copy=False).view(np.uint8).reshape(n2, 8 * assets)
+    return _node_hashes_encoded(hashes, be, assets)
+
+
+def node_hashes_level_commits(hashes: np.ndarray, level_commits: np.ndarray) -> np.ndarray:
+    """Hiding-mode twin of :func:`node_hashes_level`: ``level_commits`` is ``(2m, 33*A)`` uint8
+    (each node's compressed commitments, assets in order)."""
+    return _node_hashes_encoded(hashes, level_commits, level_commits.shape[1] // POINT_LEN)
+
+
+def _node_hashes_encoded(hashes: np.ndarray, vecs: np.ndarray, assets: int) -> np.ndarray:
+    """Parents of a level whose per-node vector encodings (without the u16 count) are the rows of ``vecs``."""
+    n2, width_v = vecs.shape
     m = n2 // 2
     t = len(TAG_NODE)
-    child = HASH_LEN + 2 + 8 * assets
+    child = HASH_LEN + 2 + width_v
     width = t + 2 * child
     buf = np.empty((m, width), dtype=np.uint8)
     buf[:, :t] = np.frombuffer(TAG_NODE, dtype=np.uint8)
     count = np.frombuffer(struct.pack(">H", assets), dtype=np.uint8)
-    be = level_sums.astype(">u8", copy=False).view(np.uint8).reshape(n2, 8 * assets)
     for side in (0, 1):
         off = t + side * child
         buf[:, off : off + HASH_LEN] = hashes[side::2]
         buf[:, off + HASH_LEN : off + HASH_LEN + 2] = count
-        buf[:, off + HASH_LEN + 2 : off + child] = be[side::2]
+        buf[:, off + HASH_LEN + 2 : off + child] = vecs[side::2]
     mv = memoryview(buf).cast("B")
     sha = _sha256
     out = b"".join([sha(mv[i : i + width]).digest() for i in range(0, m * width, width)])

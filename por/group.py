@@ -320,6 +320,7 @@ if _HAVE_COINCURVE:
     _serialize = _lib.secp256k1_ec_pubkey_serialize
     _parse = _lib.secp256k1_ec_pubkey_parse
     _create = _lib.secp256k1_ec_pubkey_create
+    _tweak_add = _lib.secp256k1_ec_pubkey_tweak_add
     _COMPRESSED = _lib.SECP256K1_EC_COMPRESSED
     _UNCOMPRESSED = _lib.SECP256K1_EC_UNCOMPRESSED
 
@@ -415,6 +416,30 @@ class _CoincurveBackend:
                 continue
             res = _new_pk("secp256k1_pubkey *")
             out.append(_cc_point(res, _combine(_CTX, res, [_cc_of(a), tmp], 2)))
+        return out
+
+    @staticmethod
+    def mul_add_base(s: int, a: Point, t: int) -> Point:
+        if s == 0 or a._inf:
+            return _CoincurveBackend.mul(t, G)
+        out = _new_pk("secp256k1_pubkey *", _cc_of(a)[0])
+        if s != 1 and not _tweak_mul(_CTX, out, s.to_bytes(32, "big")):  # pragma: no cover - s < N
+            raise ValueError("internal error: tweak_mul failed")
+        if t and not _tweak_add(_CTX, out, t.to_bytes(32, "big")):
+            return _IDENTITY  # s*A = -t*G
+        return Point._new(cc=out)
+
+    @staticmethod
+    def pairwise_sums(points: Sequence[Point]) -> list[Point]:
+        out: list[Point] = []
+        add = _CoincurveBackend.add
+        for i in range(0, len(points), 2):
+            a, b = points[i], points[i + 1]
+            if a._inf or b._inf:
+                out.append(add(a, b))
+                continue
+            res = _new_pk("secp256k1_pubkey *")
+            out.append(_cc_point(res, _combine(_CTX, res, [_cc_of(a), _cc_of(b)], 2)))
         return out
 
     @staticmethod
@@ -610,6 +635,14 @@ class _PyEccBackend:
         return [_PyEccBackend.add(a, _PyEccBackend.mul(s, b)) for a, b in zip(lo, hi)]
 
     @staticmethod
+    def mul_add_base(s: int, a: Point, t: int) -> Point:
+        return _PyEccBackend.add(_PyEccBackend.mul(s, a), _PyEccBackend.mul(t, G))
+
+    @staticmethod
+    def pairwise_sums(points: Sequence[Point]) -> list[Point]:
+        return [_PyEccBackend.add(points[i], points[i + 1]) for i in range(0, len(points), 2)]
+
+    @staticmethod
     def msm(scalars: list[int], points: list[Point]) -> Point:
         m = _ecc_mod()
         acc = (0, 0, 1)
@@ -687,6 +720,22 @@ def fold_points(lo: Sequence[Point], hi: Sequence[Point], s: int) -> list[Point]
     return _backend.fold(lo, hi, s)
 
 
+def mul_add_base(s: int, a: Point, t: int) -> Point:
+    """``s*a + t*G`` (scalars modulo N): one variable-base and one fixed-base multiplication.
+
+    The fast path of a Pedersen commitment ``r*H + v*G`` (libsecp256k1's
+    ``tweak_mul`` then ``tweak_add`` on the coincurve backend).
+    """
+    return _backend.mul_add_base(_canonical_scalar(s), a, _canonical_scalar(t))
+
+
+def pairwise_sums(points: Sequence[Point]) -> list[Point]:
+    """``[points[0] + points[1], points[2] + points[3], ...]``: one tree level's parents."""
+    if len(points) % 2:
+        raise ValueError("pairwise_sums: an even number of points is required")
+    return _backend.pairwise_sums(points)
+
+
 def _init_backend() -> None:
     name = os.environ.get("POR_GROUP_BACKEND", "").strip()
     if name:
@@ -708,7 +757,9 @@ __all__ = [
     "batch_inv",
     "fold_points",
     "get_backend",
+    "mul_add_base",
     "multiscalar_mul",
+    "pairwise_sums",
     "random_scalar",
     "scalar_from_bytes",
     "scalar_inv",

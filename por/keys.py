@@ -33,6 +33,8 @@ HKDF_SALT = f"por/v{FORMAT_VERSION}/hkdf".encode()
 LABEL_SALT = "leaf-salt"
 LABEL_POSITION = "leaf-position"
 LABEL_PADDING = "padding"
+LABEL_BLINDING = "blinding"
+LABEL_NONCE = "proof-nonce"
 
 
 def generate_secret() -> bytes:
@@ -81,22 +83,24 @@ def hmac256(key: bytes, message: bytes) -> bytes:
 
 
 class Prf:
-    """HMAC-SHA256 under one fixed key, with the inner and outer states precomputed.
+    """HMAC under one fixed key (SHA-256 unless ``digest="sha512"``), inner and outer states precomputed.
 
-    Exactly RFC 2104 HMAC-SHA256 (tests compare it with :func:`hmac.digest`), about
+    Exactly RFC 2104 HMAC (tests compare it with :func:`hmac.digest`), about
     2.5x faster per call than the one-shot form on short messages, which matters
     for the millions of per-leaf derivations of a large snapshot.
     """
 
     __slots__ = ("key", "_inner", "_outer")
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) > 64:
-            raise ValueError("key longer than the SHA-256 block")
-        block = key.ljust(64, b"\0")
+    def __init__(self, key: bytes, digest: str = "sha256") -> None:
+        new = getattr(hashlib, digest)
+        block_size = new().block_size
+        if len(key) > block_size:
+            raise ValueError("key longer than the hash block")
+        block = key.ljust(block_size, b"\0")
         self.key = key
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._inner = new(bytes(b ^ 0x36 for b in block))
+        self._outer = new(bytes(b ^ 0x5C for b in block))
 
     def __call__(self, message: bytes) -> bytes:
         inner = self._inner.copy()
@@ -113,6 +117,8 @@ class SnapshotKeys:
     salt: Prf
     position: Prf
     padding: Prf
+    blinding_key: bytes
+    nonce_key: bytes
 
     @classmethod
     def from_master(cls, master: bytes) -> "SnapshotKeys":
@@ -120,6 +126,8 @@ class SnapshotKeys:
             salt=Prf(derive_key(master, LABEL_SALT)),
             position=Prf(derive_key(master, LABEL_POSITION)),
             padding=Prf(derive_key(master, LABEL_PADDING)),
+            blinding_key=derive_key(master, LABEL_BLINDING),
+            nonce_key=derive_key(master, LABEL_NONCE),
         )
 
     @staticmethod
@@ -138,3 +146,14 @@ class SnapshotKeys:
     def padding_seed(self, snapshot_id: str, bucket_id: str, j: int) -> bytes:
         """``HMAC(k_padding, lp(snapshot_id) || lp(bucket_id) || u64(j))``: seed *and* sort key of padding leaf j."""
         return self.padding(self.scope(snapshot_id, bucket_id) + u64(j))
+
+
+def blinding_factors(prf: Prf, seed: bytes, n_assets: int, order: int) -> list[int]:
+    """Hiding mode: the blinding factor of each asset of the leaf whose salt or padding seed is ``seed``.
+
+    ``r_a = 1 + (int(HMAC-SHA512(k_blinding, seed[32] || u16(a))) mod (order - 1))``, big-endian,
+    so ``r_a`` is in ``[1, order - 1]`` (never zero; bias below 2^-250). ``prf`` is
+    ``Prf(k_blinding, "sha512")`` and ``order`` the group order (SPEC.md §15.1).
+    """
+    m = order - 1
+    return [1 + int.from_bytes(prf(seed + a.to_bytes(2, "big")), "big") % m for a in range(n_assets)]

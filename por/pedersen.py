@@ -20,7 +20,7 @@ import threading
 from por.encoding import H as sha256
 from por.encoding import lp, tag, u32
 from por.errors import BadInput
-from por.group import G, N, P, Point, multiscalar_mul
+from por.group import G, N, P, Point, mul_add_base
 
 TAG_GEN = tag("gen")
 
@@ -57,7 +57,7 @@ def commit(v: int, r: int) -> Point:
     for name, s in (("value", v), ("blinding", r)):
         if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < N:
             raise ValueError(f"commitment {name} must be an integer in [0, N)")
-    return multiscalar_mul([v, r], [G, H])
+    return mul_add_base(r, H, v)
 
 
 _lock = threading.Lock()

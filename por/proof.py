@@ -23,8 +23,22 @@ from .config import SnapshotConfig
 from .errors import BadInput, VerificationFailed
 from .fileio import read_json
 from .ledger import format_amount, parse_amount
-from .snapshot import MODE_PUBLIC, Snapshot, expect_keys, parse_hex32, parse_uint64
+from . import rangeproof
+from .commitments import TOP_PAD_BLINDING
+from .group import N, Point
+from .pedersen import commit
+from .snapshot import (
+    MODE_HIDING,
+    MODE_PUBLIC,
+    MODES,
+    Snapshot,
+    expect_keys,
+    parse_commitments,
+    parse_hex32,
+    parse_uint64,
+)
 from .store import Store
+from .transcript import Transcript
 from .tree import MAX_HEIGHT, climb, top_height, top_tree
 
 PROOF_FORMAT = "por-inclusion-proof"
@@ -41,6 +55,46 @@ def _node_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[int]]) -> dict
     return {"hash": node[0].hex(), "sums": _sums_dict(symbols, node[1])}
 
 
+def _commit_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[bytes]]) -> dict[str, Any]:
+    return {"hash": node[0].hex(), "commitments": {s: c.hex() for s, c in zip(symbols, node[1], strict=True)}}
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The values and blinding factors behind a node's per-asset commitments (hiding mode; private)."""
+
+    values: tuple[int, ...]
+    blinds: tuple[int, ...]
+
+
+def top_openings(bucket_roots: Sequence[Opening]) -> list[list[Opening]]:
+    """Openings of every top-tree node, mirroring :func:`por.tree.top_tree` (pads open to 0 with blinding 1)."""
+    n_assets = len(bucket_roots[0].values)
+    level = list(bucket_roots)
+    pad = Opening((0,) * n_assets, (TOP_PAD_BLINDING,) * n_assets)
+    level += [pad] * ((1 << top_height(len(bucket_roots))) - len(bucket_roots))
+    levels = [level]
+    while len(level) > 1:
+        level = [Opening(tuple(a + b for a, b in zip(level[i].values, level[i + 1].values)),
+                         tuple((a + b) % N for a, b in zip(level[i].blinds, level[i + 1].blinds)))
+                 for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+RANGE_BITS = 64
+PATH_PROTOCOL = "inclusion-path"
+
+
+def path_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
+    """The transcript of a hiding-mode path range proof, before the range proof's statement (SPEC.md §15.4)."""
+    t = Transcript(PATH_PROTOCOL)
+    t.append_message("snapshot-root", root)
+    t.append_message("bucket", bucket_id.encode("utf-8"))
+    t.append_u64("index", index)
+    return t
+
+
 class Prover:
     """Serves inclusion proofs from a snapshot directory (``snapshot.json`` + ``store.sqlite``)."""
 
@@ -53,6 +107,20 @@ class Prover:
                                                      file=str(self.dir / "store.sqlite"))
         cfg = self.snapshot.config
         self._top = top_tree(cfg.snapshot_id, [b.leaf(cfg.snapshot_id) for b in self.snapshot.buckets])
+        self._top_open: list[list[Opening]] = []
+        if self.snapshot.hiding:
+            self._top_open = top_openings([self.bucket_root_opening(i) for i in range(len(self.snapshot.buckets))])
+
+    def bucket_root_opening(self, bucket: int) -> Opening:
+        """Hiding mode: the values and blinding factors of a bucket root's commitments (private)."""
+        n = len(self.snapshot.config.assets)
+        node = self.store.committed_node(bucket, self.snapshot.buckets[bucket].height, 0, n)
+        return Opening(tuple(node.sums), tuple(node.blinds))
+
+    @property
+    def top_opening(self) -> Opening:
+        """Hiding mode: the opening of the top tree's root (snapshot-wide totals and their blinding)."""
+        return self._top_open[-1][0]
 
     def close(self) -> None:
         self.store.close()
@@ -71,6 +139,9 @@ class Prover:
         for bucket, position, salt in leaves:
             summary = self.snapshot.buckets[bucket]
             n = len(symbols)
+            if self.snapshot.hiding:
+                entries.append(self._hiding_entry(bucket, position, bytes(salt)))
+                continue
             _, balances = self.store.node(bucket, 0, position, n)
             path = self.store.siblings(bucket, position, summary.height, n)
             entries.append({
@@ -94,6 +165,41 @@ class Prover:
 
     def accounts(self) -> Iterator[str]:
         return self.store.iter_accounts()
+
+    def _hiding_entry(self, bucket: int, position: int, salt: bytes) -> dict[str, Any]:
+        """One bucket's entry of a hiding-mode proof: own opening, path commitments, one range proof."""
+        snap = self.snapshot
+        symbols = snap.config.symbols
+        n = len(symbols)
+        summary = snap.buckets[bucket]
+        leaf = self.store.committed_node(bucket, 0, position, n)
+        path = self.store.committed_siblings(bucket, position, summary.height, n)
+        top_levels = len(self._top) - 1
+        top_path = [self._top[lvl][(bucket >> lvl) ^ 1] for lvl in range(top_levels)]
+        top_open = [self._top_open[lvl][(bucket >> lvl) ^ 1] for lvl in range(top_levels)]
+        openings = [Opening(tuple(s.sums), tuple(s.blinds)) for s in path] + top_open + [self.top_opening]
+        values = [v for o in openings for v in o.values]
+        blinds = [r for o in openings for r in o.blinds]
+        transcript = path_transcript(snap.root, summary.id, position)
+        witness = b"".join(enc.u64(v) + r.to_bytes(32, "big") for v, r in zip(values, blinds))
+        rng = transcript.witness_rng(self.store.nonce_key(), witness)
+        proof, commitments = rangeproof.prove(transcript, values, blinds, RANGE_BITS, rng=rng)
+        expected = [c for s in path for c in s.commits] + [c for _, vec in top_path for c in vec]
+        if [c.to_bytes() for c in commitments[: len(expected)]] != expected:  # pragma: no cover - store damage
+            raise BadInput("store is inconsistent: a node's opening does not match its commitment",
+                           file=str(self.store.path))
+        return {
+            "bucket": summary.id,
+            "height": summary.height,
+            "index": position,
+            "salt": salt.hex(),
+            "balances": _sums_dict(symbols, leaf.sums),
+            "blindings": {s: r.to_bytes(32, "big").hex() for s, r in zip(symbols, leaf.blinds)},
+            "path": [_commit_doc(symbols, (s.hash, s.commits)) for s in path],
+            "top_index": bucket,
+            "top_path": [_commit_doc(symbols, node) for node in top_path],
+            "range_proof": proof.to_hex(),
+        }
 
 
 def proof_filename(account_id: str) -> str:
@@ -171,10 +277,53 @@ def _parse_sums(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> l
     return [parse_uint64(obj[s], file=file, field=f"{field}.{s}") for s in symbols]
 
 
-def _parse_node(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> tuple[bytes, list[int]]:
+def _parse_node(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[bytes, list[int]]:
     expect_keys(obj, {"hash", "sums"}, file=file, field=field)
     return (parse_hex32(obj["hash"], file=file, field=f"{field}.hash"),
-            _parse_sums(obj["sums"], symbols, file=file, field=f"{field}.sums"))
+            _parse_sums(obj["sums"], config.symbols, file=file, field=f"{field}.sums"))
+
+
+def _parse_commit_node(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[bytes, tuple[bytes, ...]]:
+    expect_keys(obj, {"hash", "commitments"}, file=file, field=field)
+    return (parse_hex32(obj["hash"], file=file, field=f"{field}.hash"),
+            parse_commitments(obj["commitments"], config, file=file, field=f"{field}.commitments"))
+
+
+def _parse_blindings(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> list[int]:
+    expect_keys(obj, set(symbols), file=file, field=field)
+    out = []
+    for s in symbols:
+        r = int.from_bytes(parse_hex32(obj[s], file=file, field=f"{field}.{s}"), "big")
+        if not 0 < r < N:
+            raise BadInput("must be a non-zero scalar below the group order", file=file, field=f"{field}.{s}")
+        out.append(r)
+    return out
+
+
+def _own_commitment(value: int, blinding: int, *, where: str) -> bytes:
+    c = commit(value, blinding)
+    if c.is_identity:  # pragma: no cover - blinding is non-zero and H has no known log
+        raise VerificationFailed("own commitment is the point at infinity", where=where)
+    return c.to_bytes()
+
+
+def _verify_path_range_proof(
+    proof_hex: Any, statement: Sequence[bytes], root: bytes, bucket_id: str, index: int, *, file: str, field: str,
+    where: str,
+) -> None:
+    """Check the aggregated range proof over a path's sibling commitments and the snapshot-wide totals."""
+    if not isinstance(proof_hex, str):
+        raise BadInput("must be a hex string", file=file, field=field)
+    points = [Point.from_bytes(c) for c in statement]
+    try:
+        proof = rangeproof.RangeProof.from_hex(proof_hex, rounds=rangeproof.rounds_for(RANGE_BITS, len(points)))
+    except BadInput as exc:
+        raise BadInput(exc.reason, file=file, field=field) from None
+    try:
+        rangeproof.verify(path_transcript(root, bucket_id, index), points, proof, RANGE_BITS)
+    except VerificationFailed as exc:
+        raise VerificationFailed(f"{exc.reason} (a sibling or total on the path may be negative or "
+                                 f"≥ 2^{RANGE_BITS})", where=f"{where}, range_proof") from None
 
 
 def _index(value: Any, *, file: str, field: str) -> int:
@@ -225,8 +374,13 @@ def _verify(
     file: str,
 ) -> VerifyResult:
     expect_keys(doc, {"format", "version", "mode", "snapshot", "account_id", "entries"}, file=file, field="$")
-    if doc["mode"] != MODE_PUBLIC:
-        raise BadInput(f"unsupported mode {doc['mode']!r}", file=file, field="mode")
+    mode = doc["mode"]
+    if mode not in MODES:
+        raise BadInput(f"unsupported mode {mode!r}", file=file, field="mode")
+    hiding = mode == MODE_HIDING
+    if snapshot is not None and snapshot.mode != mode:
+        raise VerificationFailed(f"proof is a {mode}-mode proof but the snapshot is {snapshot.mode}-mode",
+                                 where=f"{file}: mode")
     snap_doc = expect_keys(doc["snapshot"], {"metadata", "root"}, file=file, field="snapshot")
     config = SnapshotConfig.from_dict(snap_doc["metadata"], file=file)
     claimed_root = parse_hex32(snap_doc["root"], file=file, field="snapshot.root")
@@ -258,8 +412,8 @@ def _verify(
     seen: set[str] = set()
     for i, e in enumerate(entries):
         f = f"entries[{i}]"
-        expect_keys(e, {"bucket", "height", "index", "salt", "balances", "path", "top_index", "top_path"},
-                    file=file, field=f)
+        entry_keys = {"bucket", "height", "index", "salt", "balances", "path", "top_index", "top_path"}
+        expect_keys(e, entry_keys | {"blindings", "range_proof"} if hiding else entry_keys, file=file, field=f)
         bucket_id = e["bucket"]
         if bucket_id not in config.bucket_ids:
             raise BadInput(f"unknown bucket {bucket_id!r}", file=file, field=f"{f}.bucket")
@@ -277,8 +431,9 @@ def _verify(
         balances = _parse_sums(e["balances"], symbols, file=file, field=f"{f}.balances")
         if not isinstance(e["path"], list) or not isinstance(e["top_path"], list):
             raise BadInput("path and top_path must be lists", file=file, field=f)
-        path = [_parse_node(s, symbols, file=file, field=f"{f}.path[{j}]") for j, s in enumerate(e["path"])]
-        top = [_parse_node(s, symbols, file=file, field=f"{f}.top_path[{j}]") for j, s in enumerate(e["top_path"])]
+        parse_node = _parse_commit_node if hiding else _parse_node
+        path = [parse_node(s, config, file=file, field=f"{f}.path[{j}]") for j, s in enumerate(e["path"])]
+        top = [parse_node(s, config, file=file, field=f"{f}.top_path[{j}]") for j, s in enumerate(e["top_path"])]
         if not 1 <= height <= MAX_HEIGHT:
             raise VerificationFailed(f"height {height} is outside 1..{MAX_HEIGHT}", where=where)
         if len(path) != height:
@@ -289,13 +444,17 @@ def _verify(
         if len(top) != n_top:
             raise VerificationFailed(f"top_path has {len(top)} siblings, the top tree has height {n_top}", where=where)
 
-        leaf = enc.leaf_hash(sid, bucket_id, salt, account, balances)
-        bucket_root, bucket_sums = climb((leaf, balances), index, path, where=f"{where}, path")
+        leaf_vec: list = balances
+        if hiding:
+            blindings = _parse_blindings(e["blindings"], symbols, file=file, field=f"{f}.blindings")
+            leaf_vec = [_own_commitment(v, r, where=f"{where}, blindings") for v, r in zip(balances, blindings)]
+        leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
+        bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path")
         if snapshot is not None:
             published = snapshot.bucket(bucket_id)
             if published.height != height:
                 raise VerificationFailed(f"height {height} differs from the published {published.height}", where=where)
-            if bucket_root != published.root or tuple(bucket_sums) != published.totals:
+            if bucket_root != published.root or tuple(bucket_sums) != tuple(published.vector):
                 raise VerificationFailed(
                     "leaf and path do not lead to the published bucket root (a balance, salt, account id, "
                     "index or sibling was altered)", where=where)
@@ -303,7 +462,7 @@ def _verify(
         bleaf = enc.bucket_leaf_hash(sid, bucket_id, kind, height, bucket_root, bucket_sums)
         top_hash, top_sums = climb((bleaf, bucket_sums), top_index, top, where=f"{where}, top_path")
         computed = enc.root_hash(
-            mode=MODE_PUBLIC, snapshot_id=sid, as_of=config.as_of,
+            mode=mode, snapshot_id=sid, as_of=config.as_of,
             assets=[(a.symbol, a.decimals) for a in config.assets],
             buckets=[(b.id, b.kind) for b in config.buckets],
             top_height=n_top, top_hash=top_hash, top_sums=top_sums,
@@ -313,6 +472,12 @@ def _verify(
                                      where=where)
         results.append(EntryResult(bucket_id, dict(zip(symbols, balances))))
         checks.append(f"bucket {bucket_id}: leaf -> {height} nodes -> bucket root -> {n_top} nodes -> snapshot root")
+        if hiding:
+            statement = [c for _, vec in path for c in vec] + [c for _, vec in top for c in vec] + list(top_sums)
+            _verify_path_range_proof(e["range_proof"], statement, trusted, bucket_id, index,
+                                     file=file, field=f"{f}.range_proof", where=where)
+            checks.append(f"bucket {bucket_id}: range proof: all {len(statement)} sibling and total commitments "
+                          f"on the path hold values in [0, 2^{RANGE_BITS})")
 
     result = VerifyResult(account, sid, trusted.hex(), results, config, checks)
     if expect:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import encoding as enc
+from .commitments import parse_commitment
 from .config import SnapshotConfig, load_config
 from .errors import BadInput, VerificationFailed
 from .fileio import atomic_directory, atomic_write_json, canonical_json, read_json
@@ -26,7 +27,10 @@ from .tree import MAX_HEIGHT, BucketBuilder, BuiltBucket, default_height, top_he
 
 SNAPSHOT_FORMAT = "por-snapshot"
 MODE_PUBLIC = "public"
+MODE_HIDING = "hiding"
+MODES = (MODE_PUBLIC, MODE_HIDING)
 HEX32_RE = re.compile(r"[0-9a-f]{64}")
+HEX33_RE = re.compile(r"0[23][0-9a-f]{64}")
 UINT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
@@ -49,15 +53,29 @@ class _Quiet:
 
 @dataclass(frozen=True)
 class BucketSummary:
+    """One bucket's public summary.
+
+    Public mode publishes ``totals``. Hiding mode publishes ``commitments`` (one
+    33-byte Pedersen commitment per asset) and ``totals`` is None, except in the
+    exchange's own copy right after a build.
+    """
+
     id: str
     kind: str
     height: int
     root: bytes
-    totals: tuple[int, ...]
+    totals: tuple[int, ...] | None
+    commitments: tuple[bytes, ...] | None = None
 
-    def leaf(self, snapshot_id: str) -> tuple[bytes, tuple[int, ...]]:
-        """This bucket's leaf in the top tree: ``(bucket leaf hash, totals)``."""
-        return enc.bucket_leaf_hash(snapshot_id, self.id, self.kind, self.height, self.root, self.totals), self.totals
+    @property
+    def vector(self) -> tuple:
+        """What the bucket leaf hashes: the commitments in hiding mode, else the totals."""
+        return self.commitments if self.commitments is not None else self.totals  # type: ignore[return-value]
+
+    def leaf(self, snapshot_id: str) -> tuple[bytes, tuple]:
+        """This bucket's leaf in the top tree: ``(bucket leaf hash, totals or commitments)``."""
+        vec = self.vector
+        return enc.bucket_leaf_hash(snapshot_id, self.id, self.kind, self.height, self.root, vec), vec
 
 
 @dataclass(frozen=True)
@@ -70,8 +88,15 @@ class Snapshot:
     mode: str = MODE_PUBLIC
 
     @property
-    def totals(self) -> list[int]:
-        return [sum(b.totals[i] for b in self.buckets) for i in range(len(self.config.assets))]
+    def hiding(self) -> bool:
+        return self.mode == MODE_HIDING
+
+    @property
+    def totals(self) -> list[int] | None:
+        """Snapshot-wide totals per asset (None when hidden)."""
+        if any(b.totals is None for b in self.buckets):
+            return None
+        return [sum(b.totals[i] for b in self.buckets) for i in range(len(self.config.assets))]  # type: ignore[index]
 
     def bucket(self, bucket_id: str) -> BucketSummary:
         for b in self.buckets:
@@ -80,28 +105,37 @@ class Snapshot:
         raise KeyError(bucket_id)
 
     def to_dict(self) -> dict[str, Any]:
+        """The public document: never a hiding-mode total, only commitments."""
         symbols = self.config.symbols
-        return {
+        doc: dict[str, Any] = {
             "format": SNAPSHOT_FORMAT,
             "version": enc.FORMAT_VERSION,
             "mode": self.mode,
             "metadata": self.config.to_dict(),
             "root": self.root.hex(),
             "top_height": top_height(len(self.buckets)),
-            "buckets": [
-                {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
-                 "totals": {s: str(v) for s, v in zip(symbols, b.totals)}}
-                for b in self.buckets
-            ],
-            "totals": {s: str(v) for s, v in zip(symbols, self.totals)},
         }
+        if self.hiding:
+            doc["buckets"] = [
+                {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
+                 "commitments": {s: c.hex() for s, c in zip(symbols, b.commitments)}}  # type: ignore[arg-type]
+                for b in self.buckets
+            ]
+            return doc
+        doc["buckets"] = [
+            {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
+             "totals": {s: str(v) for s, v in zip(symbols, b.totals)}}  # type: ignore[arg-type]
+            for b in self.buckets
+        ]
+        doc["totals"] = {s: str(v) for s, v in zip(symbols, self.totals)}  # type: ignore[arg-type]
+        return doc
 
     def to_json(self) -> str:
         return canonical_json(self.to_dict()).decode()
 
 
-def compute_root(config: SnapshotConfig, buckets: Sequence[BucketSummary], mode: str = MODE_PUBLIC) -> tuple[bytes, list[int]]:
-    """Snapshot root and top sums from the metadata and the bucket summaries (SPEC.md §5.4-5.5)."""
+def compute_root(config: SnapshotConfig, buckets: Sequence[BucketSummary], mode: str = MODE_PUBLIC) -> tuple[bytes, list]:
+    """Snapshot root and top vector from the metadata and the bucket summaries (SPEC.md §5.4-5.5, §15.2)."""
     leaves = [b.leaf(config.snapshot_id) for b in buckets]
     levels = top_tree(config.snapshot_id, leaves)
     top_hash, top_sums = levels[-1][0]
@@ -138,15 +172,19 @@ def expect_keys(obj: Any, keys: set[str], *, file: str, field: str) -> dict[str,
 
 def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     """Parse and *verify* a snapshot document: its root must be recomputable from its contents."""
-    keys = {"format", "version", "mode", "metadata", "root", "top_height", "buckets", "totals"}
-    expect_keys(doc, keys, file=file, field="$")
+    if not isinstance(doc, dict):
+        raise BadInput("must be an object", file=file, field="$")
+    mode = doc.get("mode")
+    if mode not in MODES:
+        raise BadInput(f"unsupported mode {mode!r} (expected one of {', '.join(MODES)})", file=file, field="mode")
+    hiding = mode == MODE_HIDING
+    keys = {"format", "version", "mode", "metadata", "root", "top_height", "buckets"}
+    expect_keys(doc, keys if hiding else keys | {"totals"}, file=file, field="$")
     if doc["format"] != SNAPSHOT_FORMAT:
         raise BadInput(f"format must be {SNAPSHOT_FORMAT!r}", file=file, field="format")
     if doc["version"] != enc.FORMAT_VERSION:
         raise BadInput(f"unsupported version {doc['version']!r} (this por reads {enc.FORMAT_VERSION})",
                        file=file, field="version")
-    if doc["mode"] != MODE_PUBLIC:
-        raise BadInput(f"unsupported mode {doc['mode']!r}", file=file, field="mode")
     config = SnapshotConfig.from_dict(doc["metadata"], file=file)
     root = parse_hex32(doc["root"], file=file, field="root")
     raw = doc["buckets"]
@@ -155,26 +193,48 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     buckets = []
     for i, b in enumerate(raw):
         f = f"buckets[{i}]"
-        expect_keys(b, {"id", "kind", "height", "root", "totals"}, file=file, field=f)
+        expect_keys(b, {"id", "kind", "height", "root", "commitments" if hiding else "totals"}, file=file, field=f)
         if b["kind"] != config.buckets[i].kind:
             raise BadInput("kind differs from metadata", file=file, field=f"{f}.kind")
         if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= MAX_HEIGHT:
             raise BadInput(f"height must be an integer 1..{MAX_HEIGHT}", file=file, field=f"{f}.height")
-        buckets.append(BucketSummary(
-            b["id"], b["kind"], b["height"], parse_hex32(b["root"], file=file, field=f"{f}.root"),
-            _parse_amounts(b["totals"], config, file=file, field=f"{f}.totals"),
-        ))
+        root_f = parse_hex32(b["root"], file=file, field=f"{f}.root")
+        if hiding:
+            commitments = parse_commitments(b["commitments"], config, file=file, field=f"{f}.commitments")
+            buckets.append(BucketSummary(b["id"], b["kind"], b["height"], root_f, None, commitments))
+        else:
+            buckets.append(BucketSummary(b["id"], b["kind"], b["height"], root_f,
+                                         _parse_amounts(b["totals"], config, file=file, field=f"{f}.totals")))
     if doc["top_height"] != top_height(len(buckets)):
         raise BadInput("top_height does not match the number of buckets", file=file, field="top_height")
-    totals = _parse_amounts(doc["totals"], config, file=file, field="totals")
-    snap = Snapshot(config, tuple(buckets), root)
-    computed, top_sums = compute_root(config, buckets)
+    snap = Snapshot(config, tuple(buckets), root, mode)
+    computed, top_sums = compute_root(config, buckets, mode)
     if computed != root:
         raise VerificationFailed(f"snapshot root {root.hex()} is not the root of its own contents "
                                  f"({computed.hex()})", where=file)
-    if list(totals) != top_sums:
-        raise VerificationFailed("totals are not the sum of the bucket totals", where=file)
+    if not hiding:
+        totals = _parse_amounts(doc["totals"], config, file=file, field="totals")
+        if list(totals) != top_sums:
+            raise VerificationFailed("totals are not the sum of the bucket totals", where=file)
     return snap
+
+
+def parse_commitment_hex(value: Any, *, file: str, field: str) -> bytes:
+    """A commitment written as 66 lowercase hex digits: a compressed secp256k1 point, never infinity."""
+    if not isinstance(value, str) or not HEX33_RE.fullmatch(value):
+        raise BadInput("must be 66 lowercase hex digits (a compressed point)", file=file, field=field)
+    raw = bytes.fromhex(value)
+    try:
+        parse_commitment(raw)
+    except BadInput as exc:
+        raise BadInput(exc.reason, file=file, field=field) from None
+    return raw
+
+
+def parse_commitments(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[bytes, ...]:
+    """Per-asset commitments ``{symbol: hex}`` in canonical asset order."""
+    expect_keys(obj, set(config.symbols), file=file, field=field)
+    return tuple(parse_commitment_hex(obj[s], file=file, field=f"{field}.{s}") for s in config.symbols)
 
 
 def _parse_amounts(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[int, ...]:
@@ -213,17 +273,23 @@ def build_trees(
     clamp_negative: bool = False,
     reporter: Reporter | None = None,
     on_row: Any = None,
+    hiding: bool = False,
+    jobs: int | None = None,
 ) -> tuple[Snapshot, list[BuiltBucket], LedgerStats]:
     """Stream the ledger and build every tree in memory.
 
     ``height`` is one height for every bucket, or one per bucket (canonical order), or
     None for the default (room for twice each bucket's rows). ``on_row(bucket, idx,
-    account, salt, line)`` sees each row (the store writer uses it).
+    account, salt, line)`` sees each row (the store writer uses it). ``hiding`` builds
+    Pedersen-committed trees (SPEC.md §15), using ``jobs`` processes for large ones.
+    The returned snapshot knows the totals even in hiding mode (the exchange's copy);
+    its :meth:`Snapshot.to_dict` publishes only commitments.
     """
     rep = reporter or _Quiet()
     keys = SnapshotKeys.from_master(secret)
     n_assets = len(config.assets)
-    builders = [BucketBuilder(config.snapshot_id, b.id, n_assets, keys) for b in config.buckets]
+    builders = [BucketBuilder(config.snapshot_id, b.id, n_assets, keys, hiding=hiding, jobs=jobs)
+                for b in config.buckets]
     stats = LedgerStats()
     rep.phase("reading ledger", None)
     count = 0
@@ -245,10 +311,12 @@ def build_trees(
     # work units: one per padding leaf and one per internal node
     rep.phase("building trees", sum((2 << h) - 1 - bd.rows for bd, h in zip(builders, heights)))
     built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
-    summaries = tuple(BucketSummary(cb.id, cb.kind, bt.height, bt.root_hash, tuple(bt.root_sums))
+    summaries = tuple(BucketSummary(cb.id, cb.kind, bt.height, bt.root_hash, tuple(bt.root_sums),
+                                    bt.root_commitments if hiding else None)
                       for cb, bt in zip(config.buckets, built))
-    root, _ = compute_root(config, summaries)
-    return Snapshot(config, summaries, root), built, stats
+    mode = MODE_HIDING if hiding else MODE_PUBLIC
+    root, _ = compute_root(config, summaries, mode)
+    return Snapshot(config, summaries, root, mode), built, stats
 
 
 def build_snapshot(
@@ -260,10 +328,13 @@ def build_snapshot(
     height: int | None = None,
     clamp_negative: bool = False,
     reporter: Reporter | None = None,
+    hiding: bool = False,
+    jobs: int | None = None,
 ) -> BuildResult:
     """Build a snapshot into ``out_dir`` atomically (it must not exist or be empty).
 
     Without ``secret`` a fresh one is generated and written to ``out_dir/secret.key`` (0600).
+    ``hiding`` publishes Pedersen commitments instead of totals (SPEC.md §15).
     """
     if not isinstance(config, SnapshotConfig):
         config = load_config(config)
@@ -278,11 +349,11 @@ def build_snapshot(
         try:
             snap, built, stats = build_trees(
                 config, ledger, secret, height=height, clamp_negative=clamp_negative, reporter=reporter,
-                on_row=writer.stage_row,
+                on_row=writer.stage_row, hiding=hiding, jobs=jobs,
             )
             for i, bt in enumerate(built):
                 writer.write_bucket(i, bt.positions, bt.levels)
-            writer.finish(snap.to_json())
+            writer.finish(snap.to_json(), SnapshotKeys.from_master(secret).nonce_key)
         except BaseException:
             writer.abort()
             raise

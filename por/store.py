@@ -5,26 +5,41 @@ Tables::
 
     meta(key TEXT PRIMARY KEY, value TEXT)                  -- 'format', 'snapshot' (snapshot.json text)
     accounts(account_id, bucket, position, salt, line)      -- one row per leaf; PK (account_id, bucket)
-    levels(bucket, level, chunk, hashes, sums)              -- tree levels in chunks of CHUNK nodes
+    levels(bucket, level, chunk, hashes, sums, commits, blinds)  -- tree levels in chunks of CHUNK nodes
 
 ``bucket`` is the index of the bucket in canonical (sorted) order; ``hashes`` is
-32 bytes per node, ``sums`` is A big-endian u64 per node.
+32 bytes per node, ``sums`` is A big-endian u64 per node. In hiding mode
+``commits`` holds A 33-byte commitments per node and ``blinds`` their A 32-byte
+blinding sums (empty blobs in public mode).
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from .commitments import blinding_vector
+from .encoding import POINT_LEN
 from .errors import BadInput
 from .tree import Level
 
+
+@dataclass(frozen=True)
+class StoredNode:
+    """One node as stored: hash, values, and (hiding mode) commitments and their blinding factors."""
+
+    hash: bytes
+    sums: list[int]
+    commits: tuple[bytes, ...]
+    blinds: list[int]
+
 CHUNK = 4096
-STORE_FORMAT = "por-store-1"
+STORE_FORMAT = "por-store-2"
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +48,8 @@ CREATE TABLE accounts(
   salt BLOB NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (account_id, bucket)) WITHOUT ROWID;
 CREATE TABLE levels(
   bucket INTEGER NOT NULL, level INTEGER NOT NULL, chunk INTEGER NOT NULL,
-  hashes BLOB NOT NULL, sums BLOB NOT NULL, PRIMARY KEY (bucket, level, chunk)) WITHOUT ROWID;
+  hashes BLOB NOT NULL, sums BLOB NOT NULL, commits BLOB NOT NULL, blinds BLOB NOT NULL,
+  PRIMARY KEY (bucket, level, chunk)) WITHOUT ROWID;
 """
 
 
@@ -80,21 +96,27 @@ class StoreWriter:
         for lvl, level in enumerate(levels):
             be = level.sums.astype(">u8")
             for chunk, start in enumerate(range(0, len(level.hashes), CHUNK)):
+                end = start + CHUNK
+                commits = b"" if level.commits is None else level.commits[start:end].tobytes()
+                blinds = b"" if level.blinds is None else level.blinds[start:end].tobytes()
                 self.db.execute(
-                    "INSERT INTO levels VALUES (?,?,?,?,?)",
-                    (bucket, lvl, chunk, level.hashes[start : start + CHUNK].tobytes(),
-                     be[start : start + CHUNK].tobytes()),
+                    "INSERT INTO levels VALUES (?,?,?,?,?,?,?)",
+                    (bucket, lvl, chunk, level.hashes[start:end].tobytes(), be[start:end].tobytes(), commits, blinds),
                 )
 
-    def finish(self, snapshot_json: str) -> None:
-        """Join staged rows with positions into ``accounts``, write metadata, close and fsync."""
+    def finish(self, snapshot_json: str, nonce_key: bytes) -> None:
+        """Join staged rows with positions into ``accounts``, write metadata, close and fsync.
+
+        ``nonce_key`` (derived from the master secret) seeds the deterministic
+        randomness of hiding-mode range proofs served from this store.
+        """
         self._flush()
         self.db.execute(
             "INSERT INTO accounts SELECT r.account_id, r.bucket, p.position, r.salt, r.line"
             " FROM stage.rows r JOIN stage.pos p ON r.bucket = p.bucket AND r.idx = p.idx"
             " ORDER BY r.account_id, r.bucket"
         )
-        self.db.executemany("INSERT INTO meta VALUES (?,?)", [("format", STORE_FORMAT), ("snapshot", snapshot_json)])
+        self.db.executemany("INSERT INTO meta VALUES (?,?)", [("format", STORE_FORMAT), ("snapshot", snapshot_json), ("nonce-key", nonce_key.hex())])
         self.db.execute("COMMIT")
         self.db.execute("DETACH DATABASE stage")
         self.db.close()
@@ -132,6 +154,10 @@ class Store:
     def snapshot_json(self) -> str:
         return self.db.execute("SELECT value FROM meta WHERE key='snapshot'").fetchone()[0]
 
+    def nonce_key(self) -> bytes:
+        """The secret key of the deterministic range-proof randomness (hiding mode)."""
+        return bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key='nonce-key'").fetchone()[0])
+
     def account_leaves(self, account_id: str) -> list[tuple[int, int, bytes]]:
         """``(bucket, position, salt)`` of each leaf of ``account_id``, in bucket order."""
         return self.db.execute(
@@ -148,15 +174,32 @@ class Store:
 
     def node(self, bucket: int, level: int, index: int, n_assets: int) -> tuple[bytes, list[int]]:
         """Hash and sums of one node."""
+        full = self.committed_node(bucket, level, index, n_assets)
+        return full.hash, full.sums
+
+    def committed_node(self, bucket: int, level: int, index: int, n_assets: int) -> StoredNode:
+        """Everything stored about one node (commitments and blindings are empty in public mode)."""
         chunk, off = divmod(index, CHUNK)
         row = self.db.execute(
-            "SELECT hashes, sums FROM levels WHERE bucket=? AND level=? AND chunk=?", (bucket, level, chunk)
+            "SELECT hashes, sums, commits, blinds FROM levels WHERE bucket=? AND level=? AND chunk=?",
+            (bucket, level, chunk),
         ).fetchone()
         if row is None:
             raise BadInput(f"store has no node {bucket}/{level}/{index}", file=str(self.path))
-        hashes, sums = row
+        hashes, sums, commits, blinds = row
         s = np.frombuffer(sums, dtype=">u8", count=n_assets, offset=off * 8 * n_assets)
-        return hashes[off * 32 : off * 32 + 32], [int(x) for x in s]
+        cw, bw = POINT_LEN * n_assets, 32 * n_assets
+        c = bytes(commits[off * cw : off * cw + cw])
+        return StoredNode(
+            bytes(hashes[off * 32 : off * 32 + 32]),
+            [int(x) for x in s],
+            tuple(c[i : i + POINT_LEN] for i in range(0, len(c), POINT_LEN)),
+            blinding_vector(bytes(blinds[off * bw : off * bw + bw])),
+        )
+
+    def committed_siblings(self, bucket: int, position: int, height: int, n_assets: int) -> list[StoredNode]:
+        """Like :meth:`siblings`, with commitments and blindings."""
+        return [self.committed_node(bucket, lvl, (position >> lvl) ^ 1, n_assets) for lvl in range(height)]
 
     def siblings(self, bucket: int, position: int, height: int, n_assets: int) -> list[tuple[bytes, list[int]]]:
         """The sibling of the leaf at ``position`` and of each of its ancestors below the root."""

@@ -26,6 +26,8 @@ a challenge costs two hashes of a copied state.
 from __future__ import annotations
 
 import hashlib
+import hmac
+from collections.abc import Callable
 
 from por.encoding import lp, tag, u32, u64
 from por.group import N, Point, scalar_to_bytes
@@ -80,6 +82,29 @@ class Transcript:
             if c:
                 return c
             j += 1  # pragma: no cover - probability 2^-256
+
+    def witness_rng(self, key: bytes, witness: bytes) -> Callable[[], int]:
+        """Deterministic prover randomness bound to this transcript, a secret key and the witness.
+
+        The ``i``-th scalar (i = 0, 1, ...) is the first non-zero of
+        ``int(HMAC-SHA512(key, H(T) || lp(witness) || u32(i) || u32(j))) mod N`` for
+        j = 0, 1, ..., where ``H(T)`` is the SHA-256 of the transcript so far (it is
+        not changed). Like Merlin's transcript RNG without external entropy: the same
+        statement and witness give the same proof (por's artifacts are deterministic),
+        and any change to either gives unrelated nonces.
+        """
+        prefix = self._h.copy().digest() + lp(bytes(witness))
+        counter = iter(range(1 << 32))
+
+        def draw() -> int:
+            i = next(counter)
+            for j in range(1 << 32):  # pragma: no branch - a zero has probability 2^-256
+                c = int.from_bytes(hmac.digest(key, prefix + u32(i) + u32(j), "sha512"), "big") % N
+                if c:
+                    return c
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return draw
 
     def clone(self) -> Transcript:
         """An independent copy of the current state."""

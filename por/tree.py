@@ -20,6 +20,7 @@ import numpy as np
 
 from . import encoding as enc
 from .errors import BadInput, VerificationFailed
+from .commitments import add_vectors, blinding_vector, commit_levels, top_pad_commitments
 from .keys import SnapshotKeys
 
 MAX_HEIGHT = 32
@@ -35,10 +36,17 @@ def default_height(rows: int) -> int:
 
 @dataclass
 class Level:
-    """One tree level: ``hashes`` is ``(N, 32)`` uint8, ``sums`` is ``(N, A)`` uint64."""
+    """One tree level: ``hashes`` is ``(N, 32)`` uint8, ``sums`` is ``(N, A)`` uint64.
+
+    In hiding mode ``commits`` is ``(N, 33*A)`` uint8 (each node's commitments) and
+    ``blinds`` ``(N, 32*A)`` uint8 (their blinding sums, big-endian); ``sums`` still
+    holds the committed values (the prover needs them; they are never published).
+    """
 
     hashes: np.ndarray
     sums: np.ndarray
+    commits: np.ndarray | None = None
+    blinds: np.ndarray | None = None
 
 
 @dataclass
@@ -59,12 +67,38 @@ class BuiltBucket:
     def root_sums(self) -> list[int]:
         return [int(x) for x in self.levels[-1].sums[0]]
 
+    @property
+    def hiding(self) -> bool:
+        return self.levels[-1].commits is not None
+
+    @property
+    def root_commitments(self) -> tuple[bytes, ...]:
+        """Hiding mode: the root's per-asset commitments (33-byte encodings)."""
+        raw = self.levels[-1].commits[0].tobytes()  # type: ignore[index]
+        return tuple(raw[i : i + enc.POINT_LEN] for i in range(0, len(raw), enc.POINT_LEN))
+
+    @property
+    def root_blindings(self) -> list[int]:
+        """Hiding mode: the blinding factor of each root commitment."""
+        return blinding_vector(self.levels[-1].blinds[0].tobytes())  # type: ignore[index]
+
 
 class BucketBuilder:
-    """Accumulates one bucket's leaves in compact arrays, then builds its tree."""
+    """Accumulates one bucket's leaves in compact arrays, then builds its tree.
 
-    def __init__(self, snapshot_id: str, bucket_id: str, n_assets: int, keys: SnapshotKeys) -> None:
+    With ``hiding=True`` (SPEC.md §15) leaves commit to their balances and the
+    leaf hashes are computed at build time, once the commitments are known.
+    """
+
+    def __init__(
+        self, snapshot_id: str, bucket_id: str, n_assets: int, keys: SnapshotKeys, *, hiding: bool = False,
+        jobs: int | None = None,
+    ) -> None:
         self.snapshot_id = snapshot_id
+        self.hiding = hiding
+        self.jobs = jobs
+        self._heads: list[bytes] = []
+        self._salts = bytearray()
         self.bucket_id = bucket_id
         self.n_assets = n_assets
         self.keys = keys
@@ -88,9 +122,13 @@ class BucketBuilder:
         msg = self._scope + lp_account
         salt = self._salt(msg)
         self.sort_keys += self._position(msg)
-        self.leaf_hashes += hashlib.sha256(
-            self._leaf_prefix + salt + lp_account + self._sums.pack(self.n_assets, *amounts)
-        ).digest()
+        if self.hiding:
+            self._heads.append(salt + lp_account)
+            self._salts += salt
+        else:
+            self.leaf_hashes += hashlib.sha256(
+                self._leaf_prefix + salt + lp_account + self._sums.pack(self.n_assets, *amounts)
+            ).digest()
         self.amounts.extend(amounts)
         self.lines.append(line)
         return salt
@@ -129,11 +167,14 @@ class BucketBuilder:
         positions = np.empty(capacity, dtype=np.int64)
         positions[order] = np.arange(capacity, dtype=np.int64)
 
-        hashes = np.frombuffer(bytes(self.leaf_hashes) + pad_hashes, dtype=np.uint8).reshape(capacity, 32)[order]
         sums = np.zeros((capacity, self.n_assets), dtype=np.uint64)
         if n:
             sums[:n] = np.frombuffer(self.amounts, dtype=np.uint64).reshape(n, self.n_assets)
         sums = sums[order]
+        if self.hiding:
+            levels = self._build_hiding(order, seeds, pad_hashes, sums, progress)
+            return BuiltBucket(self.bucket_id, h, n, positions[:n], levels)
+        hashes = np.frombuffer(bytes(self.leaf_hashes) + pad_hashes, dtype=np.uint8).reshape(capacity, 32)[order]
         levels = [Level(hashes, sums)]
         while len(levels[-1].hashes) > 1:
             lv = levels[-1]
@@ -143,18 +184,54 @@ class BucketBuilder:
                 progress(len(parent_sums))
         return BuiltBucket(self.bucket_id, h, n, positions[:n], levels)
 
+    def _build_hiding(
+        self, order: np.ndarray, seeds: bytes, pad_hashes: bytes, sums: np.ndarray, progress: Progress | None
+    ) -> list[Level]:
+        """Commit every level (in parallel for large trees), then hash leaves and nodes over the commitments."""
+        n = self.rows
+        all_seeds = np.frombuffer(bytes(self._salts) + seeds, dtype="S32")[order].tobytes()
+        committed = commit_levels(self.keys.blinding_key, all_seeds, sums, jobs=self.jobs, progress=progress)
+        leaf_commits = committed[0].commits
+        count = enc.u16(self.n_assets)
+        prefix = self._leaf_prefix
+        heads = self._heads
+        sha = hashlib.sha256
+        hashes = bytearray()
+        for p, idx in enumerate(order.tolist()):
+            if idx < n:
+                hashes += sha(prefix + heads[idx] + count + leaf_commits[p].tobytes()).digest()
+            else:
+                j = idx - n
+                hashes += pad_hashes[32 * j : 32 * j + 32]
+        level_hashes = np.frombuffer(bytes(hashes), dtype=np.uint8).reshape(-1, 32)
+        levels = [Level(level_hashes, sums, committed[0].commits, committed[0].blinds)]
+        for cl in committed[1:]:
+            lv = levels[-1]
+            levels.append(Level(enc.node_hashes_level_commits(lv.hashes, lv.commits), lv.sums[0::2] + lv.sums[1::2],
+                                cl.commits, cl.blinds))
+        return levels
+
 
 def top_height(n_buckets: int) -> int:
     """Height of the top tree over ``n_buckets`` bucket leaves (0 for one bucket)."""
     return (n_buckets - 1).bit_length()
 
 
-def top_tree(snapshot_id: str, leaves: Sequence[tuple[bytes, Sequence[int]]]) -> list[list[tuple[bytes, list[int]]]]:
-    """All levels of the top tree over bucket leaves ``(hash, sums)``, padded with public pads."""
+Vector = Sequence[int] | Sequence[bytes]
+"""A node's per-asset vector: sums (public mode) or 33-byte commitments (hiding mode)."""
+
+
+def top_tree(snapshot_id: str, leaves: Sequence[tuple[bytes, Vector]]) -> list[list[tuple[bytes, list]]]:
+    """All levels of the top tree over bucket leaves ``(hash, vector)``, padded with public pads.
+
+    A pad's vector is all zeros in public mode and ``commit(0, 1) = H`` per asset in hiding mode.
+    """
     n_assets = len(leaves[0][1])
     h = top_height(len(leaves))
+    hiding = _is_commitments(leaves[0][1])
+    pad = list(top_pad_commitments(n_assets)) if hiding else [0] * n_assets
     level = [(hv, list(s)) for hv, s in leaves]
-    level += [(enc.top_pad_hash(snapshot_id, i), [0] * n_assets) for i in range(len(leaves), 1 << h)]
+    level += [(enc.top_pad_hash(snapshot_id, i), list(pad)) for i in range(len(leaves), 1 << h)]
     levels = [level]
     while len(level) > 1:
         level = [_parent(level[i], level[i + 1], "top tree") for i in range(0, len(level), 2)]
@@ -162,25 +239,35 @@ def top_tree(snapshot_id: str, leaves: Sequence[tuple[bytes, Sequence[int]]]) ->
     return levels
 
 
-def _parent(left: tuple[bytes, Sequence[int]], right: tuple[bytes, Sequence[int]], where: str) -> tuple[bytes, list[int]]:
-    total = [a + b for a, b in zip(left[1], right[1], strict=True)]
-    for v in total:
-        if v >= enc.U64_LIMIT:
-            raise VerificationFailed("a node sum reaches 2^64 (wraparound)", where=where)
+def _is_commitments(vector: Vector) -> bool:
+    return bool(vector) and isinstance(vector[0], (bytes, bytearray))
+
+
+def _parent(left: tuple[bytes, Vector], right: tuple[bytes, Vector], where: str) -> tuple[bytes, list]:
+    if _is_commitments(left[1]) or _is_commitments(right[1]):
+        if not (_is_commitments(left[1]) and _is_commitments(right[1])):
+            raise VerificationFailed("a node mixes sums and commitments", where=where)
+        total: list = list(add_vectors(left[1], right[1], where=where))  # type: ignore[arg-type]
+    else:
+        total = [a + b for a, b in zip(left[1], right[1], strict=True)]
+        for v in total:
+            if v >= enc.U64_LIMIT:
+                raise VerificationFailed("a node sum reaches 2^64 (wraparound)", where=where)
     return enc.node_hash(left[0], left[1], right[0], right[1]), total
 
 
 def climb(
-    leaf: tuple[bytes, Sequence[int]],
+    leaf: tuple[bytes, Vector],
     index: int,
-    siblings: Sequence[tuple[bytes, Sequence[int]]],
+    siblings: Sequence[tuple[bytes, Vector]],
     *,
     where: str = "path",
-) -> tuple[bytes, list[int]]:
+) -> tuple[bytes, list]:
     """Recompute the root from a leaf, its index and its siblings (bottom-up).
 
     At level ``i`` the running node is the right child when bit ``i`` of
-    ``index`` is set. Every parent sum is checked to stay below 2^64.
+    ``index`` is set. Every parent sum is checked to stay below 2^64 (public
+    mode); commitments are added as points (hiding mode).
     """
     if index >> len(siblings):
         raise VerificationFailed(f"leaf index {index} is outside a tree of height {len(siblings)}", where=where)
