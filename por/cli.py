@@ -411,6 +411,8 @@ def reserves_verify(
     block: Annotated[Optional[int], typer.Option(help="Expected Ethereum block (must equal the attested one).")] = None,
     feed: Annotated[Optional[list[str]], typer.Option(help="ASSET=ADDRESS of a Chainlink PoR feed; repeatable.")] = None,
     max_feed_age: Annotated[int, typer.Option(help="Reject feed rounds older than this many seconds at the block.")] = 86400,
+    solvency: Annotated[Optional[Path], typer.Option(help="Hiding mode: the solvency proof (`por solvency prove`) for these reserves.")] = None,
+    holdings_out: Annotated[Optional[Path], typer.Option(help="Write the verified reserves per bucket x asset (input of `por solvency prove`).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify every ownership signature and balance, segregation, and reserves >= liabilities per bucket x asset."""
@@ -423,7 +425,19 @@ def reserves_verify(
         snap = load_snapshot(snapshot)
         res = load_reserves(reserves)
         feeds = _feeds(feed or [])
-        report = verify_reserves(snap, res, rpc_url=rpc, block=block)
+        proof_doc = None
+        if solvency is not None:
+            from .solvency import load_solvency_proof
+
+            proof_doc = load_solvency_proof(solvency)
+        report = verify_reserves(snap, res, rpc_url=rpc, block=block, solvency=proof_doc,
+                                 solvency_file=str(solvency))
+        if holdings_out is not None:
+            from .fileio import atomic_write_json
+            from .reserves.check import reserves_table
+            from .solvency import reserves_doc
+
+            atomic_write_json(holdings_out, reserves_doc(reserves_table(report.segregation), snap.config))
         feed_rows = []
         if feeds:
             from .chain import RpcClient
@@ -593,9 +607,11 @@ def demo(
     _run(as_json, body)
 
 
-from .cli_log import log_app  # noqa: E402  (sub-app; imports cli helpers lazily)
+from .cli_log import log_app  # noqa: E402  (sub-apps; import cli helpers lazily)
+from .cli_solvency import solvency_app  # noqa: E402
 
 app.add_typer(log_app, name="log")
+app.add_typer(solvency_app, name="solvency")
 
 
 def main() -> None:

@@ -53,15 +53,18 @@ class Coverage:
     liabilities: int | None  # None when hidden (hiding mode)
     reserves: int
     addresses: int
+    proven: bool | None = None  # hiding mode: set by a verified zero-knowledge solvency proof
 
     @property
     def covered(self) -> bool | None:
-        return None if self.liabilities is None else self.reserves >= self.liabilities
+        if self.liabilities is None:
+            return self.proven
+        return self.reserves >= self.liabilities
 
     def ratio(self) -> str:
         """Reserves / liabilities as a percentage with two decimals, rounded down; integers only."""
         if self.liabilities is None:
-            return "hidden"
+            return "hidden (≥ 100% proven)" if self.proven else "hidden"
         if self.liabilities == 0:
             return "n/a (no liabilities)"
         bp = self.reserves * 10000 // self.liabilities

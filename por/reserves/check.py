@@ -65,8 +65,14 @@ def verify_bitcoin(reserves: ReservesFile, decimals: dict[str, int]) -> tuple[li
 
 
 def verify_reserves(snapshot: Snapshot, reserves: ReservesFile, *, rpc_url: str | None = None,
-                    block: int | None = None) -> ReservesReport:
-    """Verify every attestation of ``reserves`` and check segregation and coverage against ``snapshot``."""
+                    block: int | None = None, solvency: Any = None, solvency_file: str = "solvency proof",
+                    ) -> ReservesReport:
+    """Verify every attestation of ``reserves`` and check segregation and coverage against ``snapshot``.
+
+    A hiding-mode snapshot publishes no liabilities: coverage is then shown by the
+    zero-knowledge ``solvency`` proof document (SPEC.md §15.5), which must be for
+    exactly the reserves verified here; without one, coverage is reported as not shown.
+    """
     reserves.check_snapshot(snapshot.config.snapshot_id, snapshot.root)
     decimals = {a.symbol: a.decimals for a in snapshot.config.assets}
     failures: list[str] = [f"address listed twice: {d}" for d in duplicate_entries(
@@ -87,5 +93,30 @@ def verify_reserves(snapshot: Snapshot, reserves: ReservesFile, *, rpc_url: str 
     holdings += btc_h
     failures += btc_f
     verified += btc_v
-    seg = check_segregation(snapshot, holdings)
+    seg = check_segregation(snapshot, holdings, {} if snapshot.hiding else None)
+    if snapshot.hiding:
+        failures += _hidden_coverage(snapshot, seg, solvency, solvency_file)
+    elif solvency is not None:
+        raise BadInput("--solvency is for hiding-mode snapshots (this one publishes its totals)", field="solvency")
     return ReservesReport(snapshot.config.snapshot_id, seg, failures, verified)
+
+
+def reserves_table(seg: SegregationReport) -> dict[tuple[str, str], int]:
+    """The verified client reserves per (bucket, asset), as `por solvency prove --reserves` takes them."""
+    return {(c.bucket, c.asset): c.reserves for c in seg.coverage}
+
+
+def _hidden_coverage(snapshot: Snapshot, seg: SegregationReport, solvency: Any, file: str) -> list[str]:
+    """Hiding mode: mark every pair covered when the solvency proof verifies for the verified reserves."""
+    from ..solvency import verify_solvency
+
+    if solvency is None:
+        return ["coverage not shown: the snapshot hides its liabilities; give the exchange's solvency proof "
+                "(--solvency, from `por solvency prove`)"]
+    try:
+        verify_solvency(solvency, snapshot, reserves=reserves_table(seg), file=file)
+    except VerificationFailed as exc:
+        return [f"solvency proof: {exc}"]
+    for c in seg.coverage:
+        c.proven = True
+    return []
