@@ -72,7 +72,7 @@ def audit(
     heights = [b.height for b in published.buckets]
     try:
         rebuilt, _, stats = build_trees(config, ledger, secret, height=heights, clamp_negative=clamp_negative,
-                                        reporter=reporter)
+                                        reporter=reporter, hiding=published.hiding)
     except PorError as exc:
         if exc.exit_code == 2 and "height" in str(exc):
             report.add("ledger fits published heights", False, str(exc))
@@ -81,7 +81,13 @@ def audit(
     report.rows, report.clamped = stats.rows, stats.clamped
     for pub, new in zip(published.buckets, rebuilt.buckets):
         dec = [a.decimals for a in config.assets]
-        if new.totals != pub.totals:
+        if published.hiding:
+            # the report may be shared: say which commitments differ, never the amounts behind them
+            differ = [a.symbol for a, n, p in zip(config.assets, new.commitments or (), pub.commitments or ()) if n != p]
+            report.add(f"bucket {pub.id} commitments", not differ,
+                       "commitments re-derived from ledger + secret equal the published ones" if not differ else
+                       f"re-derived commitments differ for {', '.join(differ)} (amounts withheld: hiding mode)")
+        elif new.totals != pub.totals:
             diffs = ", ".join(
                 f"{a.symbol}: ledger {format_amount(n, d)} vs published {format_amount(p, d)}"
                 for a, n, p, d in zip(config.assets, new.totals, pub.totals, dec) if n != p)
@@ -139,6 +145,7 @@ def full_audit(
     rpc: str | None = None,
     registry: str | None = None,
     log_dir: Path | None = None,
+    solvency: Path | None = None,
     clamp_negative: bool = False,
     reporter: Reporter | None = None,
 ) -> FullAudit:
@@ -170,8 +177,12 @@ def full_audit(
         from .reserves.attestation import load_reserves
         from .reserves.check import verify_reserves
 
+        from .solvency import load_solvency_proof
+
+        proof_doc = load_solvency_proof(solvency) if solvency is not None else None
         try:
-            rep = verify_reserves(snap, load_reserves(reserves), rpc_url=rpc)
+            rep = verify_reserves(snap, load_reserves(reserves), rpc_url=rpc, solvency=proof_doc,
+                                  solvency_file=str(solvency))
         except VerificationFailed as exc:
             base.add("reserves attestation", False, str(exc))
         else:
@@ -181,6 +192,11 @@ def full_audit(
             base.add("segregation", rep.segregation.segregated,
                      "every address backs one bucket; proprietary funds not counted" if rep.segregation.segregated
                      else "; ".join(rep.segregation.problems[:5]))
+            if snap.hiding:
+                hidden_ok = all(c.covered for c in rep.segregation.coverage)
+                base.add("coverage (zero-knowledge solvency proof)", hidden_ok,
+                         "reserves >= liabilities for every bucket x asset, liabilities not revealed" if hidden_ok
+                         else "; ".join(f for f in rep.failures if "solvency" in f or "coverage" in f)[:500])
             for c in rep.segregation.coverage:
                 if c.liabilities:
                     base.add(f"coverage {c.bucket}/{c.asset}", bool(c.covered),

@@ -534,6 +534,7 @@ def audit(
     rpc: Annotated[Optional[str], typer.Option(help="Ethereum JSON-RPC URL.")] = None,
     registry: Annotated[Optional[str], typer.Option(help="Registry address: check the anchored root.")] = None,
     log: Annotated[Optional[Path], typer.Option(help="Transparency log directory: check the snapshot is logged.")] = None,
+    solvency: Annotated[Optional[Path], typer.Option(help="Hiding mode: the solvency proof to check against the verified reserves.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Write report.json and report.html into this directory.")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative")] = False,
     as_json: JsonOpt = False,
@@ -548,7 +549,7 @@ def audit(
         with _reporter(as_json) as rep:
             result = full_audit(config, ledger, load_secret(secret), snapshot, proofs_dir=proofs, sample=sample,
                                 seed=seed, reserves=reserves, rpc=rpc, registry=registry, log_dir=log,
-                                clamp_negative=clamp_negative, reporter=rep)
+                                solvency=solvency, clamp_negative=clamp_negative, reporter=rep)
         written = None
         if report is not None:
             from .report import write_report

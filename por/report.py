@@ -77,6 +77,8 @@ def render_html(audit: FullAudit) -> str:
         if audit.proprietary:
             out.append("<p>Proprietary funds (reported, never counted for clients): " +
                        ", ".join(f"{e(v)} {e(k)}" for k, v in audit.proprietary.items()) + "</p>")
+    elif snap and snap.hiding:
+        out.append("<p>Hiding mode: bucket liabilities are committed, not published.</p>")
     elif snap:
         out.append("<h2>Liabilities per bucket</h2><table><tr><th>bucket</th><th>kind</th>" +
                    "".join(f"<th class='num'>{e(a.symbol)}</th>" for a in snap.config.assets) + "</tr>")
