@@ -20,7 +20,7 @@ from .examples import write_example
 from .fileio import atomic_write_json
 from .keys import load_secret
 from .proof import Prover, proof_filename, verify_proof
-from .snapshot import Reporter, build_snapshot
+from .snapshot import Reporter, build_snapshot, load_snapshot
 
 
 @dataclass
@@ -119,6 +119,8 @@ def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Report
     except VerificationFailed as exc:
         report.steps.append(Check("attack: wrong --account", True, f"rejected: {exc}"))
 
+    _hiding_story(cfg, ledger, base, load_secret(out / "secret.key"), victim, report, reporter)
+
     if chain:
         from .demo_chain import run_chain_demo
 
@@ -127,3 +129,43 @@ def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Report
             "proofs": proofs_dir})
         report.steps += steps
     return report
+
+
+def _hiding_story(cfg: Path, ledger: Path, base: Path, secret: bytes, victim: str, report: DemoReport,
+                  reporter: Reporter | None) -> None:
+    """Hiding mode on the same ledger: commitments only, a range-proved user proof, ZK solvency."""
+    from .solvency import prove_solvency, verify_solvency
+
+    out = base / "hiding"
+    res = build_snapshot(cfg, ledger, out, secret=secret, hiding=True, reporter=reporter)
+    public = json.loads((out / "snapshot.json").read_text())
+    report.steps.append(Check("hiding: build", "totals" not in public and public["mode"] == "hiding",
+                              f"snapshot.json publishes commitments only, root {res.snapshot.root.hex()[:16]}..."))
+    snap = load_snapshot(out)
+    prover = Prover(out)
+    doc = prover.prove(victim)
+    prover.close()
+    verify_proof(doc, snapshot=snap, account_id=victim)
+    report.steps.append(Check("hiding: prove + verify", True,
+                              f"{victim}: own balances, sibling commitments and a range proof that every sibling "
+                              "and the total are in [0, 2^64)"))
+    bad = copy.deepcopy(doc)
+    bad["entries"][0]["range_proof"] = bad["entries"][0]["range_proof"][:-2] + "00"
+    _expect_rejected("hiding: altered range proof", bad, snap, report)
+
+    symbols = snap.config.symbols
+    totals = {(b.id, s): v for b in res.snapshot.buckets for s, v in zip(symbols, b.totals or ())}
+    reserves = {k: v + v // 100 for k, v in totals.items()}  # 101% of every bucket's liabilities
+    proof = prove_solvency(out, reserves)
+    verify_solvency(proof, snap, reserves=reserves)
+    report.steps.append(Check("hiding: zero-knowledge solvency", True,
+                              f"reserves >= liabilities for all {len(reserves)} bucket x asset pairs, "
+                              "liabilities not revealed"))
+    short_key = max(totals, key=lambda k: totals[k])
+    short = dict(reserves)
+    short[short_key] = totals[short_key] - 1
+    try:
+        prove_solvency(out, short)
+        report.steps.append(Check("attack: hiding: one bucket short by one unit", False, "a proof was produced"))
+    except VerificationFailed as exc:
+        report.steps.append(Check("attack: hiding: one bucket short by one unit", True, f"no proof exists: {exc}"))
