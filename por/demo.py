@@ -168,4 +168,4 @@ def _hiding_story(cfg: Path, ledger: Path, base: Path, secret: bytes, victim: st
         prove_solvency(out, short)
         report.steps.append(Check("attack: hiding: one bucket short by one unit", False, "a proof was produced"))
     except VerificationFailed as exc:
-        report.steps.append(Check("attack: hiding: one bucket short by one unit", True, f"no proof exists: {exc}"))
+        report.steps.append(Check("attack: hiding: one bucket short by one unit", True, f"rejected (no proof exists): {exc}"))
