@@ -76,6 +76,12 @@ def _parents(items: list, n_assets: int) -> list:
     return out
 
 
+def _next_level(points: list[Point], rs: list[int], n_assets: int) -> tuple[list[Point], list[int]]:
+    """The parents of one level: commitments added as points, blinding sums added mod N."""
+    pr = _parents(rs, n_assets)
+    return pairwise_sums(_parents(points, n_assets)), [(pr[i] + pr[i + 1]) % N for i in range(0, len(pr), 2)]
+
+
 def _commit_block(task: tuple[bytes, bytes, bytes, int]) -> list[tuple[bytes, bytes]]:
     """Worker: commitments and blinding sums of every level of one aligned block of leaves.
 
@@ -93,9 +99,7 @@ def _commit_block(task: tuple[bytes, bytes, bytes, int]) -> list[tuple[bytes, by
     points = [commit(v, r) for v, r in zip(vals, rs)]
     levels = [(_encode_points(points), _encode_scalars(rs))]
     while len(points) > n_assets:
-        points = pairwise_sums(_parents(points, n_assets))
-        pr = _parents(rs, n_assets)
-        rs = [(pr[i] + pr[i + 1]) % N for i in range(0, len(pr), 2)]
+        points, rs = _next_level(points, rs, n_assets)
         levels.append((_encode_points(points), _encode_scalars(rs)))
     return levels
 
@@ -152,9 +156,7 @@ def commit_levels(
     raw = levels[-1].blinds.tobytes()
     rs = [int.from_bytes(raw[i : i + SCALAR_LEN], "big") for i in range(0, len(raw), SCALAR_LEN)]
     while len(points) > n_assets:
-        points = pairwise_sums(_parents(points, n_assets))
-        pr = _parents(rs, n_assets)
-        rs = [(pr[i] + pr[i + 1]) % N for i in range(0, len(pr), 2)]
+        points, rs = _next_level(points, rs, n_assets)
         levels.append(CommittedLevel(np.frombuffer(_encode_points(points), dtype=np.uint8).reshape(-1, width_c),
                                      np.frombuffer(_encode_scalars(rs), dtype=np.uint8).reshape(-1, width_b)))
     if progress and split:
