@@ -62,7 +62,8 @@ def audit(
     report = AuditReport()
     published = load_snapshot(snapshot_path)  # raises if the document is not self-consistent
     report.snapshot = published
-    report.add("snapshot.json self-consistent", True, "root recomputed from its bucket roots and totals")
+    report.add("snapshot.json self-consistent", True, "root recomputed from its bucket roots and "
+               + ("commitments" if published.hiding else "totals"))
     config = load_config(config_path)
     if config != published.config:
         report.add("config matches snapshot metadata", False,

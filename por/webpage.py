@@ -13,6 +13,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from .errors import BadInput
 from .fileio import atomic_write_bytes
 from .snapshot import Snapshot, load_snapshot
 
@@ -25,7 +26,8 @@ def _embed_json(doc: object) -> str:
 def verifier_page(snapshot: Snapshot) -> str:
     """The HTML text of the verifier page for ``snapshot``."""
     if snapshot.mode != "public":
-        raise ValueError("the browser verifier supports public-mode snapshots")
+        raise BadInput("the browser verifier checks public-mode snapshots only; hiding-mode proofs are verified "
+                       "with `por verify` (it needs secp256k1 and Bulletproofs)", field="snapshot")
     web = resources.files("por") / "web"
     page = (web / "verifier.html").read_text(encoding="utf-8")
     js = (web / "verifier.js").read_text(encoding="utf-8")

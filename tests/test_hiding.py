@@ -588,3 +588,8 @@ def test_cli_hiding_round_trip(cli, tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{")
     assert cli("solvency", "verify", tmp_path / "junk.json", "--snapshot", out / "snapshot.json").exit_code == 2
     assert cli("solvency", "prove", out, "--reserves", tmp_path / "junk.json").exit_code == 2
+
+
+def test_browser_verifier_refuses_hiding_snapshots(cli, hidden: Path, tmp_path: Path) -> None:
+    r = cli("export-verifier", hidden, "--out", tmp_path / "v.html")
+    assert r.exit_code == 2 and "public-mode" in r.output and not (tmp_path / "v.html").exists()
