@@ -179,11 +179,12 @@ def prove(
     account: Annotated[Optional[str], typer.Option(help="Account id to prove.")] = None,
     all_accounts: Annotated[bool, typer.Option("--all", help="Export every account's proof into --out DIR.")] = False,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="Proof file (or directory with --all).")] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes for --all (hiding-mode proofs are CPU-bound).", min=1)] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Write inclusion proofs: one account's (all its buckets), or every account's with --all."""
     from .fileio import atomic_directory, atomic_write_json, canonical_json
-    from .proof import Prover, proof_filename
+    from .proof import Prover, proof_filename, prove_all
 
     def body() -> None:
         if all_accounts == (account is not None):
@@ -210,9 +211,9 @@ def prove(
             index = {}
             with _reporter(as_json) as rep, atomic_directory(out_path) as stage:
                 rep.phase("exporting proofs", total)
-                for acc in prover.accounts():
+                for acc, doc in prove_all(snapshot_dir, jobs=jobs):
                     name = proof_filename(acc)
-                    atomic_write_json(stage / name, prover.prove(acc))
+                    atomic_write_json(stage / name, doc)
                     index[acc] = name
                     rep.advance(1)
                 atomic_write_json(stage / "index.json", index)

@@ -593,3 +593,9 @@ def test_cli_hiding_round_trip(cli, tmp_path: Path) -> None:
 def test_browser_verifier_refuses_hiding_snapshots(cli, hidden: Path, tmp_path: Path) -> None:
     r = cli("export-verifier", hidden, "--out", tmp_path / "v.html")
     assert r.exit_code == 2 and "public-mode" in r.output and not (tmp_path / "v.html").exists()
+
+
+def test_parallel_proof_export_is_identical(hidden: Path, hproofs: dict[str, dict]) -> None:
+    from por.proof import prove_all
+
+    assert dict(prove_all(hidden, jobs=2)) == hproofs
