@@ -430,19 +430,6 @@ class _CoincurveBackend:
         return Point._new(cc=out)
 
     @staticmethod
-    def pairwise_sums(points: Sequence[Point]) -> list[Point]:
-        out: list[Point] = []
-        add = _CoincurveBackend.add
-        for i in range(0, len(points), 2):
-            a, b = points[i], points[i + 1]
-            if a._inf or b._inf:
-                out.append(add(a, b))
-                continue
-            res = _new_pk("secp256k1_pubkey *")
-            out.append(_cc_point(res, _combine(_CTX, res, [_cc_of(a), _cc_of(b)], 2)))
-        return out
-
-    @staticmethod
     def msm(scalars: list[int], points: list[Point]) -> Point:
         cds = [_cc_of(p) for p in points]
         c = _choose_window(len(cds))
@@ -638,9 +625,6 @@ class _PyEccBackend:
     def mul_add_base(s: int, a: Point, t: int) -> Point:
         return _PyEccBackend.add(_PyEccBackend.mul(s, a), _PyEccBackend.mul(t, G))
 
-    @staticmethod
-    def pairwise_sums(points: Sequence[Point]) -> list[Point]:
-        return [_PyEccBackend.add(points[i], points[i + 1]) for i in range(0, len(points), 2)]
 
     @staticmethod
     def msm(scalars: list[int], points: list[Point]) -> Point:
@@ -733,7 +717,8 @@ def pairwise_sums(points: Sequence[Point]) -> list[Point]:
     """``[points[0] + points[1], points[2] + points[3], ...]``: one tree level's parents."""
     if len(points) % 2:
         raise ValueError("pairwise_sums: an even number of points is required")
-    return _backend.pairwise_sums(points)
+    add = _backend.add
+    return [add(points[i], points[i + 1]) for i in range(0, len(points), 2)]
 
 
 def _init_backend() -> None:
