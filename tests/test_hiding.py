@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from por import encoding as enc
 from por import rangeproof as rp
@@ -226,6 +228,22 @@ def test_range_proof_byte_flips_fail(hidden: Path, hproofs: dict[str, dict]) -> 
             verify_proof(bad, snapshot=snap)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_property_any_hex_byte_flip_fails(hidden: Path, hproofs: dict[str, dict], data: st.DataObject) -> None:
+    """Property: flipping any bit of any hex field (salt, blinding, hash, commitment, range proof) is caught."""
+    snap = load_snapshot(hidden)
+    doc = hproofs["alice"]
+    fields = [(p, v) for p, v in _leaves(doc) if isinstance(v, str) and len(v) >= 64
+              and all(c in "0123456789abcdef" for c in v) and p[:1] == ("entries",)]
+    path, value = data.draw(st.sampled_from(fields))
+    raw = bytearray(bytes.fromhex(value))
+    pos = data.draw(st.integers(0, len(raw) - 1))
+    raw[pos] ^= 1 << data.draw(st.integers(0, 7))
+    with pytest.raises(VerificationFailed):
+        verify_proof(_set(doc, path, raw.hex()), snapshot=snap)
+
+
 def test_structural_tampering_of_hiding_proofs(hidden: Path, hproofs: dict[str, dict]) -> None:
     snap = load_snapshot(hidden)
     doc = hproofs["alice"]
@@ -307,8 +325,10 @@ def _malicious_snapshot(ghost_btc: int):
     return cfg, levels, openings, summary, root
 
 
-def test_negative_leaf_is_caught_by_the_user_next_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg, levels, openings, summary, root = _malicious_snapshot(ghost_btc=150_000_000)
+@pytest.mark.parametrize("ghost_btc", [150_000_000, 1, (-(2**64)) % N], ids=["minus-1.5", "minus-1-sat", "2^64"])
+def test_negative_leaf_is_caught_by_the_user_next_to_it(monkeypatch: pytest.MonkeyPatch, ghost_btc: int) -> None:
+    """A ghost leaf worth -x (i.e. N - x) or 2^64 next to alice: no proof for alice can verify."""
+    cfg, levels, openings, summary, root = _malicious_snapshot(ghost_btc=ghost_btc)
     value, r, salt = openings[0]
     # alice's path: the ghost leaf, then node(bob, carol); then the bucket total (top height 0)
     path = [levels[0][1], levels[1][1]]
@@ -316,7 +336,7 @@ def test_negative_leaf_is_caught_by_the_user_next_to_it(monkeypatch: pytest.Monk
     sib_blinds = [openings[1][1], (openings[2][1] + openings[3][1]) % N]
     total_value = sum(o[0] for o in openings) % N  # 2.1 BTC: the ghost hid 1.5 BTC
     total_blind = sum(o[1] for o in openings) % N
-    assert total_value == 110_000_000
+    assert total_value == (260_000_000 - ghost_btc) % N
 
     def doc_with(proof_hex: str) -> dict:
         return {
@@ -341,7 +361,7 @@ def test_negative_leaf_is_caught_by_the_user_next_to_it(monkeypatch: pytest.Monk
     with pytest.raises(VerificationFailed, match="range_proof: .*negative"):
         verify_proof(doc_with(forged.to_hex()), root=root)
     # 3. a proof for an in-range opening of *other* commitments does not match the path
-    fake, _ = rp.prove(path_transcript(root, "cross", 0), [0, sib_values[1], total_value],
+    fake, _ = rp.prove(path_transcript(root, "cross", 0), [0, sib_values[1], 260_000_000],
                        [sib_blinds[0], sib_blinds[1], total_blind], rng=det_rng(b"2"))
     with pytest.raises(VerificationFailed, match="range_proof: .*negative"):
         verify_proof(doc_with(fake.to_hex()), root=root)
