@@ -1,0 +1,160 @@
+"""Groth16 batch proofs (circuits/batch.circom): constraints, setup, proving and verification time.
+
+    python benchmarks/bench_zk.py [--quick] [--sizes 16 64 256] [--assets 1 4] [--cache DIR]
+
+For each batch size ``n = 2^k`` and asset count ``A``: constraints per leaf, compile time, the
+per-circuit phase-2 setup (``groth16 setup`` + one ``zkey beacon`` + key export), proving time per
+batch (witness + ``groth16 prove``, snarkjs/wasm, best of ``--reps``) and per user, the py_ecc
+verification time and the pure-Python Poseidon time of the batch's tree. Beside them, the anchors
+(Binance: 864 users per batch in 62-105 s on 32 cores; OKX v2: 1024 users per batch in about 1.3 s),
+and projected single-machine proving totals for 100k and 1M users (``ceil(users / n)`` batches, one
+after another, on this machine).
+
+The phase-1 file (local powers of tau, testing only) is a one-time cost shared by every circuit; the
+largest power the selected sizes need is generated once (or reused from ``--cache``) and its time
+reported separately. A production setup uses a ceremony's .ptau instead (circuits/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from por.zk import batch as zb  # noqa: E402
+from por.zk import toolchain as tc  # noqa: E402
+
+ENTROPY = "por/v1 zk benchmark (testing only)"
+ANCHORS = [
+    # (name, users per batch, (fastest, slowest) seconds per batch, machine)
+    ("Binance (zkmerkle-proof-of-solvency, gnark Groth16)", 864, (62.0, 105.0), "32 cores"),
+    ("OKX v2 (proof-of-reserves-v2, plonky2)", 1024, (1.3, 1.3), "as published"),
+]
+PROJECTED_USERS = (100_000, 1_000_000)
+
+
+def best(fn, reps: int) -> tuple[float, object]:
+    out, result = float("inf"), None
+    for _ in range(reps):
+        t = time.perf_counter()
+        result = fn()
+        out = min(out, time.perf_counter() - t)
+    return out, result
+
+
+def leaves_for(n: int, assets: int, seed: int) -> list[zb.BatchLeaf]:
+    rng = random.Random(seed)
+    cap = (1 << 64) // n
+    return [zb.BatchLeaf.for_account("bench", "main", f"user{i}", rng.randbytes(32),
+                                     tuple(rng.randrange(cap) for _ in range(assets))) for i in range(n)]
+
+
+def cached_ptau(cache: Path, power: int) -> Path | None:
+    """The smallest cached benchmark phase-1 file of at least ``power``."""
+    pattern = re.compile(rf"pot(\d+)_{tc.entropy_id(ENTROPY)}\.ptau")
+    found = sorted((int(m.group(1)), p) for p in (cache / "ptau").glob("pot*.ptau")
+                   if (m := pattern.fullmatch(p.name)) and int(m.group(1)) >= power)
+    return found[0][1] if found else None
+
+
+def fmt_s(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="batch size 16 only")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
+    ap.add_argument("--assets", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--reps", type=int, default=2, help="proofs per configuration (best is reported)")
+    ap.add_argument("--cache", type=Path, default=tc.default_cache_dir(),
+                    help="phase-1 files are cached here; circuits and phase 2 are rebuilt in a fresh subdirectory")
+    a = ap.parse_args()
+    a.cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=a.cache, prefix="bench-") as fresh:
+        run(a, Path(fresh))
+
+
+def run(a: argparse.Namespace, fresh: Path) -> None:
+    """Compile and set up every configuration in ``fresh``, prove, verify, print the table."""
+    sizes = [16] if a.quick else a.sizes
+    tools = tc.find_tools()
+    versions = tc.tool_versions()
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, node "
+          f"{tc.node_version(tools)}, "
+          f"circom2 {versions['circom2']}, snarkjs {versions['snarkjs']}, circomlib {versions['circomlib']}")
+
+    circuits = {}
+    for n in sizes:
+        for assets in a.assets:
+            t = time.perf_counter()
+            circuit = tc.compile_batch(zb.batch_height(n), assets, fresh, tools=tools)
+            circuits[n, assets] = (circuit, time.perf_counter() - t)
+            print(f"# compiled n={n} A={assets}: {circuit.info.n_constraints} constraints, 2^{circuit.info.power}",
+                  flush=True)
+    power = max(c.info.power for c, _ in circuits.values())
+    ptau = cached_ptau(a.cache, power)
+    if ptau is None:
+        t = time.perf_counter()
+        ptau = tc.powers_of_tau(power, ENTROPY, a.cache, tools=tools)
+        print(f"# phase 1 (local powers of tau 2^{power}, one-time, testing only): {fmt_s(time.perf_counter() - t)}",
+              flush=True)
+    else:
+        print(f"# phase 1: reusing {ptau}", flush=True)
+
+    rows = []
+    print(HEADER, flush=True)
+    for (n, assets), (circuit, compile_s) in circuits.items():
+        t = time.perf_counter()
+        setup = tc.setup(circuit, ptau, ENTROPY, tools=tools)
+        setup_s = time.perf_counter() - t
+        leaves = leaves_for(n, assets, seed=n * 31 + assets)
+        hash_s, root = best(lambda: zb.batch_root(leaves), 1)
+        prove_s, proved = best(lambda: tc.prove_batch(setup, leaves, tools=tools), a.reps)
+        assert proved.root == root and list(proved.sums) == zb.batch_sums(leaves)
+        vk = setup.verifying_key()
+        verify_s, _ = best(lambda: zb.verify_batch_proof(vk, proved.proof, root, zb.batch_sums(leaves)), 2)
+        row = (f"| {n} | {assets} | {circuit.info.n_constraints} | {circuit.info.n_constraints / n:.0f} "
+               f"| {fmt_s(compile_s)} | {fmt_s(setup_s)} | {fmt_s(prove_s)} | {prove_s / n * 1000:.1f} ms "
+               f"| {fmt_s(verify_s)} | {fmt_s(hash_s)} "
+               + "".join(f"| {fmt_s(math.ceil(users / n) * (prove_s + hash_s))} " for users in PROJECTED_USERS)
+               + "|")
+        rows.append(row)
+        print(row, flush=True)
+
+    print()
+    print(HEADER)
+    print("\n".join(rows))
+    for name, n, (lo, hi), machine in ANCHORS:
+        span = fmt_s(lo) if lo == hi else f"{fmt_s(lo)}-{fmt_s(hi)}"
+        per_user = f"{lo / n * 1000:.1f} ms" if lo == hi else f"{lo / n * 1000:.0f}-{hi / n * 1000:.0f} ms"
+        totals = "".join(f"| {fmt_s(math.ceil(u / n) * lo)}" + ("" if lo == hi else f"-{fmt_s(math.ceil(u / n) * hi)}")
+                         + " " for u in PROJECTED_USERS)
+        print(f"| *{name}* | | | | | | {span} ({machine}) | {per_user} | | {totals}|")
+    print()
+    print("prove = witness (snarkjs wtns calculate) + snarkjs groth16 prove (wasm, one process per step, so "
+          "~1 s of node start-up per batch); totals = ceil(users / n) x (prove + Python Poseidon tree), one "
+          "batch after another on this machine (anchors: their published per-batch time, same formula); "
+          "py_ecc verify is pure Python.")
+
+
+HEADER = ("| batch n | assets | constraints | per leaf | compile | setup (phase 2) | prove / batch | prove / user "
+          "| py_ecc verify | py Poseidon tree | 100k users | 1M users |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+if __name__ == "__main__":
+    main()
