@@ -73,7 +73,7 @@ def audit(
     heights = [b.height for b in published.buckets]
     try:
         rebuilt, _, stats = build_trees(config, ledger, secret, height=heights, clamp_negative=clamp_negative,
-                                        reporter=reporter, hiding=published.hiding)
+                                        reporter=reporter, hiding=published.hiding, zk=published.zk)
     except PorError as exc:
         if exc.exit_code == 2 and "height" in str(exc):
             report.add("ledger fits published heights", False, str(exc))
@@ -147,12 +147,17 @@ def full_audit(
     registry: str | None = None,
     log_dir: Path | None = None,
     solvency: Path | None = None,
+    zk_dir: Path | None = None,
+    jobs: int = 1,
     clamp_negative: bool = False,
     reporter: Reporter | None = None,
 ) -> FullAudit:
     """Run every auditor check: recompute trees and totals, verify (a seeded sample of) exported proofs,
     reserves and segregation, the on-chain anchor and the transparency log. Each failure is a failed check
-    naming what failed; bad input raises; an unreachable RPC raises ServiceUnavailable."""
+    naming what failed; bad input raises; an unreachable RPC raises ServiceUnavailable.
+
+    A zk-mode snapshot's batch proofs (``zk_dir``, default: the directory of ``snapshot_path``)
+    are all verified with py_ecc (``jobs`` processes) and tied to the published bucket roots."""
     from .errors import VerificationFailed
     from .proof import load_proof, verify_proof
 
@@ -160,6 +165,17 @@ def full_audit(
     result = FullAudit(base)
     snap = base.snapshot
     assert snap is not None
+    if snap.zk is not None:
+        from .zkmode import verify_snapshot
+
+        if reporter is not None:
+            reporter.phase("verifying zk batch proofs", None)
+        zk = verify_snapshot(zk_dir or Path(snapshot_path).parent, snapshot_path=Path(snapshot_path), jobs=jobs,
+                             progress=reporter.advance if reporter is not None else None)
+        n = sum(b.batches for b in zk.buckets)
+        base.add("zk batch proofs", zk.ok,
+                 f"all {n} Groth16 batch proofs verify (py_ecc) and add up to the published bucket roots: every "
+                 f"leaf balance is in [0, 2^64)" if zk.ok else "; ".join(zk.failures[:5]))
     if proofs_dir is not None:
         paths = sorted(p for p in Path(proofs_dir).glob("*.json") if p.name != "index.json")
         chosen = _sample(paths, sample, seed)

@@ -111,7 +111,8 @@ def build(
     height: Annotated[Optional[int], typer.Option(help="Height of every bucket tree (default: room for 2x its rows).")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative", help="Floor negative amounts at 0 and count them, instead of rejecting.")] = False,
     hiding: Annotated[bool, typer.Option("--hiding", help="Hiding mode: publish Pedersen commitments, not totals (SPEC.md §15).")] = False,
-    jobs: Annotated[Optional[int], typer.Option(help="Worker processes for hiding-mode commitments (default: all cores).", min=1)] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Worker processes for hiding-mode commitments and zk-mode Poseidon hashing (default: all cores).", min=1)] = None,
+    zk: Annotated[Optional[Path], typer.Option("--zk", help="zk mode: the setup directory of `por zk setup`; lowest levels become Groth16-proven Poseidon batches (SPEC.md §16).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and store.sqlite."""
@@ -126,7 +127,8 @@ def build(
                 err.print(f"[yellow]warning:[/] {secret} is readable by others; chmod 600 it")
         with _reporter(as_json) as rep:
             res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
-                                 clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs)
+                                 clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs,
+                                 zk_setup=zk)
         snap = res.snapshot
         if as_json:
             _emit_json({"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
@@ -139,6 +141,9 @@ def build(
         if res.secret_created:
             out.print(f"new master secret: {out_dir / 'secret.key'} (mode 0600; keep it private, keep it safe)")
         out.print(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} (private)")
+        if snap.zk is not None:
+            out.print(f"zk mode: batches of {snap.zk.batch_size} leaves, verifying key {snap.zk.digest.hex()}; "
+                      f"next: por zk prove {out_dir}")
 
     _run(as_json, body)
 
@@ -536,6 +541,8 @@ def audit(
     registry: Annotated[Optional[str], typer.Option(help="Registry address: check the anchored root.")] = None,
     log: Annotated[Optional[Path], typer.Option(help="Transparency log directory: check the snapshot is logged.")] = None,
     solvency: Annotated[Optional[Path], typer.Option(help="Hiding mode: the solvency proof to check against the verified reserves.")] = None,
+    zk_dir: Annotated[Optional[Path], typer.Option("--zk-dir", help="zk mode: directory holding zk/ batch proofs (default: the snapshot's directory).")] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes for zk batch proof pairings.", min=1)] = 1,
     report: Annotated[Optional[Path], typer.Option(help="Write report.json and report.html into this directory.")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative")] = False,
     as_json: JsonOpt = False,
@@ -550,7 +557,8 @@ def audit(
         with _reporter(as_json) as rep:
             result = full_audit(config, ledger, load_secret(secret), snapshot, proofs_dir=proofs, sample=sample,
                                 seed=seed, reserves=reserves, rpc=rpc, registry=registry, log_dir=log,
-                                solvency=solvency, clamp_negative=clamp_negative, reporter=rep)
+                                solvency=solvency, zk_dir=zk_dir, jobs=jobs, clamp_negative=clamp_negative,
+                                reporter=rep)
         written = None
         if report is not None:
             from .report import write_report
@@ -611,9 +619,11 @@ def demo(
 
 from .cli_log import log_app  # noqa: E402  (sub-apps; import cli helpers lazily)
 from .cli_solvency import solvency_app  # noqa: E402
+from .cli_zk import zk_app  # noqa: E402
 
 app.add_typer(log_app, name="log")
 app.add_typer(solvency_app, name="solvency")
+app.add_typer(zk_app, name="zk")
 
 
 def main() -> None:

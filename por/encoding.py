@@ -234,14 +234,18 @@ def root_preimage(
     top_hash: bytes,
     top_sums: Sequence[int],
     version: int = FORMAT_VERSION,
+    zk: tuple[int, bytes] | None = None,
 ) -> bytes:
-    """Snapshot root preimage (SPEC.md §3.6)::
+    """Snapshot root preimage (SPEC.md §5, §16.10)::
 
         TAG(root) || u16(version) || lp(mode) || lp(snapshot_id) || lp(as_of)
         || u16(#assets)  || { lp(symbol) || u8(decimals) } ...
         || u16(#buckets) || { lp(bucket_id) || lp(kind) } ...
         || u8(top_height) || top_hash || sums(top)
+        [ || u8(batch_height) || vkey_digest ]          -- zk mode only: ``zk = (k, digest)``
     """
+    if (mode == "zk") != (zk is not None):
+        raise ValueError("the zk binding (batch height, verifying-key digest) is required exactly in zk mode")
     out = [TAG_ROOT, u16(version), lp(mode), lp(snapshot_id), lp(as_of), u16(len(assets))]
     for symbol, decimals in assets:
         out += [lp(symbol), u8(decimals)]
@@ -251,6 +255,11 @@ def root_preimage(
     if len(top_hash) != HASH_LEN:
         raise ValueError("top hash must be 32 bytes")
     out += [u8(top_height), top_hash, vec(top_sums)]
+    if zk is not None:
+        k, digest = zk
+        if len(digest) != HASH_LEN:
+            raise ValueError("verifying-key digest must be 32 bytes")
+        out += [u8(k), digest]
     return b"".join(out)
 
 

@@ -30,6 +30,7 @@ from .pedersen import commit
 from .snapshot import (
     MODE_HIDING,
     MODE_PUBLIC,
+    MODE_ZK,
     MODES,
     Snapshot,
     expect_keys,
@@ -144,7 +145,15 @@ class Prover:
                 continue
             _, balances = self.store.node(bucket, 0, position, n)
             path = self.store.siblings(bucket, position, summary.height, n)
+            extra: dict[str, Any] = {}
+            if self.snapshot.zk is not None:
+                from .zkmode import entry_batch_doc
+
+                k = self.snapshot.zk.batch_height
+                extra["batch"] = entry_batch_doc(self.dir, self.store, self.snapshot, bucket, position)
+                path = path[k:]
             entries.append({
+                **extra,
                 "bucket": summary.id,
                 "height": summary.height,
                 "index": position,
@@ -154,11 +163,14 @@ class Prover:
                 "top_index": bucket,
                 "top_path": [_node_doc(symbols, s) for s in self._top_path(bucket)],
             })
+        snapshot_doc: dict[str, Any] = {"metadata": cfg.to_dict(), "root": self.snapshot.root.hex()}
+        if self.snapshot.zk is not None:
+            snapshot_doc["zk"] = self.snapshot.zk.to_dict()
         return {
             "format": PROOF_FORMAT,
             "version": enc.FORMAT_VERSION,
             "mode": self.snapshot.mode,
-            "snapshot": {"metadata": cfg.to_dict(), "root": self.snapshot.root.hex()},
+            "snapshot": snapshot_doc,
             "account_id": account_id,
             "entries": entries,
         }
@@ -418,8 +430,15 @@ def _verify(
     if snapshot is not None and snapshot.mode != mode:
         raise VerificationFailed(f"proof is a {mode}-mode proof but the snapshot is {snapshot.mode}-mode",
                                  where=f"{file}: mode")
-    snap_doc = expect_keys(doc["snapshot"], {"metadata", "root"}, file=file, field="snapshot")
+    zk_mode = mode == MODE_ZK
+    snap_doc = expect_keys(doc["snapshot"], {"metadata", "root"} | ({"zk"} if zk_mode else set()),
+                           file=file, field="snapshot")
     config = SnapshotConfig.from_dict(snap_doc["metadata"], file=file)
+    zk = None
+    if zk_mode:
+        from .zkmode import ZkParams, verify_entry_batch
+
+        zk = ZkParams.from_dict(snap_doc["zk"], len(config.assets), file=file, field="snapshot.zk")
     claimed_root = parse_hex32(snap_doc["root"], file=file, field="snapshot.root")
     account = doc["account_id"]
     if not isinstance(account, str) or not account:
@@ -433,6 +452,9 @@ def _verify(
         if config != snapshot.config:
             raise VerificationFailed("proof metadata differs from the snapshot's (another snapshot, bucket list "
                                      "or asset list)", where=f"{file}: snapshot.metadata")
+        if zk is not None and zk.to_dict() != snapshot.zk.to_dict():
+            raise VerificationFailed("proof's batch height or verifying key differs from the snapshot's",
+                                     where=f"{file}: snapshot.zk")
         trusted = snapshot.root
     else:
         trusted = root  # type: ignore[assignment]
@@ -450,7 +472,11 @@ def _verify(
     for i, e in enumerate(entries):
         f = f"entries[{i}]"
         entry_keys = {"bucket", "height", "index", "salt", "balances", "path", "top_index", "top_path"}
-        expect_keys(e, entry_keys | {"blindings", "range_proof"} if hiding else entry_keys, file=file, field=f)
+        if hiding:
+            entry_keys |= {"blindings", "range_proof"}
+        elif zk is not None:
+            entry_keys.add("batch")
+        expect_keys(e, entry_keys, file=file, field=f)
         bucket_id = e["bucket"]
         if bucket_id not in config.bucket_ids:
             raise BadInput(f"unknown bucket {bucket_id!r}", file=file, field=f"{f}.bucket")
@@ -473,8 +499,12 @@ def _verify(
         top = [parse_node(s, config, file=file, field=f"{f}.top_path[{j}]") for j, s in enumerate(e["top_path"])]
         if not 1 <= height <= MAX_HEIGHT:
             raise VerificationFailed(f"height {height} is outside 1..{MAX_HEIGHT}", where=where)
-        if len(path) != height:
-            raise VerificationFailed(f"path has {len(path)} siblings but height is {height}", where=where)
+        k = zk.batch_height if zk is not None else 0
+        if not k <= height:
+            raise VerificationFailed(f"height {height} is below the batch height {k}", where=where)
+        if len(path) != height - k:
+            raise VerificationFailed(f"path has {len(path)} siblings but height is {height}"
+                                     + (f" with {k} batch levels" if zk is not None else ""), where=where)
         if top_index != bucket_idx:
             raise VerificationFailed(f"top_index {top_index} is not bucket {bucket_id!r}'s position {bucket_idx}",
                                      where=where)
@@ -485,8 +515,16 @@ def _verify(
         if hiding:
             blindings = _parse_blindings(e["blindings"], symbols, file=file, field=f"{f}.blindings")
             leaf_vec = [_own_commitment(v, r, where=f"{where}, blindings") for v, r in zip(balances, blindings)]
-        leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
-        bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path")
+        if zk is not None:
+            if index >> height:
+                raise VerificationFailed(f"leaf index {index} is outside a tree of height {height}", where=where)
+            node = verify_entry_batch(e["batch"], zk, snapshot_id=sid, bucket_id=bucket_id, account_id=account,
+                                      salt=salt, balances=balances, index=index, symbols=symbols, file=file,
+                                      field=f"{f}.batch", where=where)
+            bucket_root, bucket_sums = climb(node, index >> k, path, where=f"{where}, path")
+        else:
+            leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
+            bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path")
         if snapshot is not None:
             published = snapshot.bucket(bucket_id)
             if published.height != height:
@@ -503,12 +541,18 @@ def _verify(
             assets=[(a.symbol, a.decimals) for a in config.assets],
             buckets=[(b.id, b.kind) for b in config.buckets],
             top_height=n_top, top_hash=top_hash, top_sums=top_sums,
+            zk=zk.binding if zk is not None else None,
         )
         if computed != trusted:
             raise VerificationFailed(f"path leads to root {computed.hex()}, not the trusted root {trusted.hex()}",
                                      where=where)
         results.append(EntryResult(bucket_id, dict(zip(symbols, balances))))
-        checks.append(f"bucket {bucket_id}: leaf -> {height} nodes -> bucket root -> {n_top} nodes -> snapshot root")
+        if zk is not None:
+            checks.append(f"bucket {bucket_id}: leaf -> {k} Poseidon nodes -> batch root (Groth16 proof: every "
+                          f"balance of the batch in [0, 2^64), sums exact) -> {height - k} nodes -> bucket root -> "
+                          f"{n_top} nodes -> snapshot root")
+        else:
+            checks.append(f"bucket {bucket_id}: leaf -> {height} nodes -> bucket root -> {n_top} nodes -> snapshot root")
         if hiding:
             statement = [c for _, vec in path for c in vec] + [c for _, vec in top for c in vec] + list(top_sums)
             _verify_path_range_proof(e["range_proof"], statement, trusted, bucket_id, index,

@@ -28,7 +28,8 @@ from .tree import MAX_HEIGHT, BucketBuilder, BuiltBucket, default_height, top_he
 SNAPSHOT_FORMAT = "por-snapshot"
 MODE_PUBLIC = "public"
 MODE_HIDING = "hiding"
-MODES = (MODE_PUBLIC, MODE_HIDING)
+MODE_ZK = "zk"
+MODES = (MODE_PUBLIC, MODE_HIDING, MODE_ZK)
 HEX32_RE = re.compile(r"[0-9a-f]{64}")
 HEX33_RE = re.compile(r"0[23][0-9a-f]{64}")
 UINT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -86,6 +87,7 @@ class Snapshot:
     buckets: tuple[BucketSummary, ...]
     root: bytes
     mode: str = MODE_PUBLIC
+    zk: Any = None  # zk mode: the por.zkmode.ZkParams (batch height, verifying key) bound in the root
 
     @property
     def hiding(self) -> bool:
@@ -115,6 +117,8 @@ class Snapshot:
             "root": self.root.hex(),
             "top_height": top_height(len(self.buckets)),
         }
+        if self.zk is not None:
+            doc["zk"] = self.zk.to_dict()
         if self.hiding:
             doc["buckets"] = [
                 {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
@@ -134,8 +138,13 @@ class Snapshot:
         return canonical_json(self.to_dict()).decode()
 
 
-def compute_root(config: SnapshotConfig, buckets: Sequence[BucketSummary], mode: str = MODE_PUBLIC) -> tuple[bytes, list]:
-    """Snapshot root and top vector from the metadata and the bucket summaries (SPEC.md §5.4-5.5, §15.2)."""
+def compute_root(
+    config: SnapshotConfig, buckets: Sequence[BucketSummary], mode: str = MODE_PUBLIC, zk: Any = None,
+) -> tuple[bytes, list]:
+    """Snapshot root and top vector from the metadata and the bucket summaries (SPEC.md §5, §15.2, §16.10).
+
+    ``zk`` (zk mode only) is the :class:`por.zkmode.ZkParams` whose batch height and key digest the root binds.
+    """
     leaves = [b.leaf(config.snapshot_id) for b in buckets]
     levels = top_tree(config.snapshot_id, leaves)
     top_hash, top_sums = levels[-1][0]
@@ -144,6 +153,7 @@ def compute_root(config: SnapshotConfig, buckets: Sequence[BucketSummary], mode:
         assets=[(a.symbol, a.decimals) for a in config.assets],
         buckets=[(b.id, b.kind) for b in config.buckets],
         top_height=top_height(len(buckets)), top_hash=top_hash, top_sums=top_sums,
+        zk=zk.binding if zk is not None else None,
     )
     return root, top_sums
 
@@ -179,6 +189,8 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
         raise BadInput(f"unsupported mode {mode!r} (expected one of {', '.join(MODES)})", file=file, field="mode")
     hiding = mode == MODE_HIDING
     keys = {"format", "version", "mode", "metadata", "root", "top_height", "buckets"}
+    if mode == MODE_ZK:
+        keys.add("zk")
     expect_keys(doc, keys if hiding else keys | {"totals"}, file=file, field="$")
     if doc["format"] != SNAPSHOT_FORMAT:
         raise BadInput(f"format must be {SNAPSHOT_FORMAT!r}", file=file, field="format")
@@ -187,6 +199,11 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
                        file=file, field="version")
     config = SnapshotConfig.from_dict(doc["metadata"], file=file)
     root = parse_hex32(doc["root"], file=file, field="root")
+    zk = None
+    if mode == MODE_ZK:
+        from .zkmode import ZkParams
+
+        zk = ZkParams.from_dict(doc["zk"], len(config.assets), file=file)
     raw = doc["buckets"]
     if not isinstance(raw, list) or [b.get("id") if isinstance(b, dict) else None for b in raw] != list(config.bucket_ids):
         raise BadInput("buckets must list every metadata bucket once, in canonical order", file=file, field="buckets")
@@ -198,6 +215,8 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
             raise BadInput("kind differs from metadata", file=file, field=f"{f}.kind")
         if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= MAX_HEIGHT:
             raise BadInput(f"height must be an integer 1..{MAX_HEIGHT}", file=file, field=f"{f}.height")
+        if zk is not None and b["height"] < zk.batch_height:
+            raise BadInput(f"height is below the batch height {zk.batch_height}", file=file, field=f"{f}.height")
         root_f = parse_hex32(b["root"], file=file, field=f"{f}.root")
         if hiding:
             commitments = parse_commitments(b["commitments"], config, file=file, field=f"{f}.commitments")
@@ -207,8 +226,8 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
                                          _parse_amounts(b["totals"], config, file=file, field=f"{f}.totals")))
     if doc["top_height"] != top_height(len(buckets)):
         raise BadInput("top_height does not match the number of buckets", file=file, field="top_height")
-    snap = Snapshot(config, tuple(buckets), root, mode)
-    computed, top_sums = compute_root(config, buckets, mode)
+    snap = Snapshot(config, tuple(buckets), root, mode, zk)
+    computed, top_sums = compute_root(config, buckets, mode, zk)
     if computed != root:
         raise VerificationFailed(f"snapshot root {root.hex()} is not the root of its own contents "
                                  f"({computed.hex()})", where=file)
@@ -275,20 +294,24 @@ def build_trees(
     on_row: Any = None,
     hiding: bool = False,
     jobs: int | None = None,
+    zk: Any = None,
 ) -> tuple[Snapshot, list[BuiltBucket], LedgerStats]:
     """Stream the ledger and build every tree in memory.
 
     ``height`` is one height for every bucket, or one per bucket (canonical order), or
     None for the default (room for twice each bucket's rows). ``on_row(bucket, idx,
     account, salt, line)`` sees each row (the store writer uses it). ``hiding`` builds
-    Pedersen-committed trees (SPEC.md §15), using ``jobs`` processes for large ones.
+    Pedersen-committed trees (SPEC.md §15), using ``jobs`` processes for large ones;
+    ``zk`` (a :class:`por.zkmode.ZkParams`) builds zk-mode trees whose lowest levels are
+    Poseidon batches of ``2^zk.batch_height`` leaves (SPEC.md §16.10).
     The returned snapshot knows the totals even in hiding mode (the exchange's copy);
     its :meth:`Snapshot.to_dict` publishes only commitments.
     """
     rep = reporter or _Quiet()
     keys = SnapshotKeys.from_master(secret)
     n_assets = len(config.assets)
-    builders = [BucketBuilder(config.snapshot_id, b.id, n_assets, keys, hiding=hiding, jobs=jobs)
+    k = zk.batch_height if zk is not None else None
+    builders = [BucketBuilder(config.snapshot_id, b.id, n_assets, keys, hiding=hiding, jobs=jobs, zk_height=k)
                 for b in config.buckets]
     stats = LedgerStats()
     rep.phase("reading ledger", None)
@@ -305,18 +328,19 @@ def build_trees(
     rep.advance(count % 8192)
 
     if height is None or isinstance(height, int):
-        heights = [default_height(bd.rows) if height is None else height for bd in builders]
+        heights = [max(default_height(bd.rows), k or 0) if height is None else height for bd in builders]
     else:
         heights = list(height)
-    # work units: one per padding leaf and one per internal node
-    rep.phase("building trees", sum((2 << h) - 1 - bd.rows for bd, h in zip(builders, heights)))
+    # work units: one per padding leaf and one per internal node (zk mode: and one per Poseidon leaf)
+    rep.phase("building trees", sum((2 << h) - 1 - bd.rows + ((1 << h) if k is not None else 0)
+                                    for bd, h in zip(builders, heights)))
     built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
     summaries = tuple(BucketSummary(cb.id, cb.kind, bt.height, bt.root_hash, tuple(bt.root_sums),
                                     bt.root_commitments if hiding else None)
                       for cb, bt in zip(config.buckets, built))
-    mode = MODE_HIDING if hiding else MODE_PUBLIC
-    root, _ = compute_root(config, summaries, mode)
-    return Snapshot(config, summaries, root, mode), built, stats
+    mode = MODE_HIDING if hiding else MODE_ZK if zk is not None else MODE_PUBLIC
+    root, _ = compute_root(config, summaries, mode, zk)
+    return Snapshot(config, summaries, root, mode, zk), built, stats
 
 
 def build_snapshot(
@@ -330,17 +354,29 @@ def build_snapshot(
     reporter: Reporter | None = None,
     hiding: bool = False,
     jobs: int | None = None,
+    zk_setup: Path | None = None,
 ) -> BuildResult:
     """Build a snapshot into ``out_dir`` atomically (it must not exist or be empty).
 
     Without ``secret`` a fresh one is generated and written to ``out_dir/secret.key`` (0600).
-    ``hiding`` publishes Pedersen commitments instead of totals (SPEC.md §15).
+    ``hiding`` publishes Pedersen commitments instead of totals (SPEC.md §15). ``zk_setup`` (a
+    directory written by ``por zk setup``) builds a zk-mode snapshot bound to that setup's batch
+    height and verifying key (SPEC.md §16.10); prove its batches with ``por zk prove``.
     """
     if not isinstance(config, SnapshotConfig):
         config = load_config(config)
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
+    zk = None
+    if zk_setup is not None:
+        from .zkmode import load_setup
+
+        setup = load_setup(zk_setup)
+        if setup.assets != len(config.assets):
+            raise BadInput(f"the zk setup is for {setup.assets} assets, the config declares {len(config.assets)}",
+                           file=str(zk_setup), field="assets")
+        zk = setup.params
     created = secret is None
     if secret is None:
         secret = generate_secret()
@@ -349,11 +385,12 @@ def build_snapshot(
         try:
             snap, built, stats = build_trees(
                 config, ledger, secret, height=height, clamp_negative=clamp_negative, reporter=reporter,
-                on_row=writer.stage_row, hiding=hiding, jobs=jobs,
+                on_row=writer.stage_row, hiding=hiding, jobs=jobs, zk=zk,
             )
             for i, bt in enumerate(built):
-                writer.write_bucket(i, bt.positions, bt.levels)
-            writer.finish(snap.to_json(), SnapshotKeys.from_master(secret).nonce_key)
+                writer.write_bucket(i, bt.positions, bt.levels, bt.zk_fields)
+            writer.finish(snap.to_json(), SnapshotKeys.from_master(secret).nonce_key,
+                          zk_setup=Path(zk_setup).resolve() if zk_setup is not None else None)
         except BaseException:
             writer.abort()
             raise

@@ -6,11 +6,15 @@ Tables::
     meta(key TEXT PRIMARY KEY, value TEXT)                  -- 'format', 'snapshot' (snapshot.json text)
     accounts(account_id, bucket, position, salt, line)      -- one row per leaf; PK (account_id, bucket)
     levels(bucket, level, chunk, hashes, sums, commits, blinds)  -- tree levels in chunks of CHUNK nodes
+    zk_leaves(bucket, chunk, fields)                        -- zk mode: account ‖ salt field elements per leaf
 
 ``bucket`` is the index of the bucket in canonical (sorted) order; ``hashes`` is
 32 bytes per node, ``sums`` is A big-endian u64 per node. In hiding mode
 ``commits`` holds A 33-byte commitments per node and ``blinds`` their A 32-byte
-blinding sums (empty blobs in public mode).
+blinding sums (empty blobs in public mode). In zk mode the lowest ``k`` levels
+hold Poseidon hashes (32-byte field elements), ``zk_leaves`` the circuit's
+private leaf inputs (64 bytes per leaf, index order) and ``meta`` the path of
+the setup directory (``zk-setup``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class StoredNode:
     blinds: list[int]
 
 CHUNK = 4096
-STORE_FORMAT = "por-store-2"
+STORE_FORMAT = "por-store-3"
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +54,11 @@ CREATE TABLE levels(
   bucket INTEGER NOT NULL, level INTEGER NOT NULL, chunk INTEGER NOT NULL,
   hashes BLOB NOT NULL, sums BLOB NOT NULL, commits BLOB NOT NULL, blinds BLOB NOT NULL,
   PRIMARY KEY (bucket, level, chunk)) WITHOUT ROWID;
+CREATE TABLE zk_leaves(
+  bucket INTEGER NOT NULL, chunk INTEGER NOT NULL, fields BLOB NOT NULL,
+  PRIMARY KEY (bucket, chunk)) WITHOUT ROWID;
 """
+ZK_FIELDS = 64
 
 
 class StoreWriter:
@@ -86,9 +94,15 @@ class StoreWriter:
         self.db.executemany("INSERT INTO stage.rows VALUES (?,?,?,?,?)", self._batch)
         self._batch.clear()
 
-    def write_bucket(self, bucket: int, positions: np.ndarray, levels: list[Level]) -> None:
-        """Record a built bucket: its rows' leaf positions and every level of its tree."""
+    def write_bucket(self, bucket: int, positions: np.ndarray, levels: list[Level],
+                     zk_fields: bytes | None = None) -> None:
+        """Record a built bucket: its rows' leaf positions, every level of its tree, and (zk mode) leaf inputs."""
         self._flush()
+        if zk_fields is not None:
+            width = ZK_FIELDS * CHUNK
+            self.db.executemany("INSERT INTO zk_leaves VALUES (?,?,?)",
+                                [(bucket, c, zk_fields[off : off + width])
+                                 for c, off in enumerate(range(0, len(zk_fields), width))])
         self.db.executemany(
             "INSERT INTO stage.pos VALUES (?,?,?)",
             zip([bucket] * len(positions), range(len(positions)), positions.tolist()),
@@ -104,11 +118,12 @@ class StoreWriter:
                     (bucket, lvl, chunk, level.hashes[start:end].tobytes(), be[start:end].tobytes(), commits, blinds),
                 )
 
-    def finish(self, snapshot_json: str, nonce_key: bytes) -> None:
+    def finish(self, snapshot_json: str, nonce_key: bytes, *, zk_setup: Path | None = None) -> None:
         """Join staged rows with positions into ``accounts``, write metadata, close and fsync.
 
         ``nonce_key`` (derived from the master secret) seeds the deterministic
-        randomness of hiding-mode range proofs served from this store.
+        randomness of range proofs and batch proofs made from this store;
+        ``zk_setup`` is remembered as the default setup of ``por zk prove``.
         """
         self._flush()
         self.db.execute(
@@ -116,7 +131,8 @@ class StoreWriter:
             " FROM stage.rows r JOIN stage.pos p ON r.bucket = p.bucket AND r.idx = p.idx"
             " ORDER BY r.account_id, r.bucket"
         )
-        self.db.executemany("INSERT INTO meta VALUES (?,?)", [("format", STORE_FORMAT), ("snapshot", snapshot_json), ("nonce-key", nonce_key.hex())])
+        self.db.executemany("INSERT INTO meta VALUES (?,?)", [("format", STORE_FORMAT), ("snapshot", snapshot_json), ("nonce-key", nonce_key.hex())]
+                            + ([("zk-setup", str(zk_setup))] if zk_setup is not None else []))
         self.db.execute("COMMIT")
         self.db.execute("DETACH DATABASE stage")
         self.db.close()
@@ -157,6 +173,39 @@ class Store:
     def nonce_key(self) -> bytes:
         """The secret key of the deterministic range-proof randomness (hiding mode)."""
         return bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key='nonce-key'").fetchone()[0])
+
+    def zk_setup_dir(self) -> Path:
+        """zk mode: the setup directory the snapshot was built with."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='zk-setup'").fetchone()
+        if row is None:
+            raise BadInput("store has no zk setup (not a zk-mode snapshot?); pass --setup", file=str(self.path))
+        return Path(row[0])
+
+    def zk_fields(self, bucket: int, start: int, count: int) -> bytes:
+        """zk mode: the 64-byte circuit inputs (account ‖ salt) of leaves ``start .. start + count - 1``."""
+        out = bytearray()
+        for chunk in range(start // CHUNK, (start + count - 1) // CHUNK + 1):
+            row = self.db.execute("SELECT fields FROM zk_leaves WHERE bucket=? AND chunk=?", (bucket, chunk)).fetchone()
+            if row is None:
+                raise BadInput(f"store has no zk leaf inputs for bucket {bucket}", file=str(self.path))
+            lo = max(start, chunk * CHUNK) - chunk * CHUNK
+            hi = min(start + count, (chunk + 1) * CHUNK) - chunk * CHUNK
+            out += row[0][ZK_FIELDS * lo : ZK_FIELDS * hi]
+        return bytes(out)
+
+    def leaf_sums(self, bucket: int, start: int, count: int, n_assets: int) -> list[list[int]]:
+        """Balances of leaves ``start .. start + count - 1`` of a bucket (level 0 sums)."""
+        out: list[list[int]] = []
+        for chunk in range(start // CHUNK, (start + count - 1) // CHUNK + 1):
+            row = self.db.execute("SELECT sums FROM levels WHERE bucket=? AND level=0 AND chunk=?",
+                                  (bucket, chunk)).fetchone()
+            if row is None:
+                raise BadInput(f"store has no leaves for bucket {bucket}", file=str(self.path))
+            arr = np.frombuffer(row[0], dtype=">u8").reshape(-1, n_assets)
+            lo = max(start, chunk * CHUNK) - chunk * CHUNK
+            hi = min(start + count, (chunk + 1) * CHUNK) - chunk * CHUNK
+            out += [[int(v) for v in r] for r in arr[lo:hi]]
+        return out
 
     def account_leaves(self, account_id: str) -> list[tuple[int, int, bytes]]:
         """``(bucket, position, salt)`` of each leaf of ``account_id``, in bucket order."""

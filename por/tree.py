@@ -58,6 +58,7 @@ class BuiltBucket:
     rows: int
     positions: np.ndarray  # positions[i] = leaf index of the bucket's i-th ledger row
     levels: list[Level]
+    zk_fields: bytes | None = None  # zk mode: account ‖ salt field elements (64 bytes) per leaf, in index order
 
     @property
     def root_hash(self) -> bytes:
@@ -88,14 +89,21 @@ class BucketBuilder:
 
     With ``hiding=True`` (SPEC.md §15) leaves commit to their balances and the
     leaf hashes are computed at build time, once the commitments are known.
+    With ``zk_height=k`` (SPEC.md §16.10) the lowest ``k`` levels are Poseidon
+    batches (leaf and node hashes are field elements as 32 bytes) and the
+    SHA-256 Merkle-sum tree starts above them.
     """
 
     def __init__(
         self, snapshot_id: str, bucket_id: str, n_assets: int, keys: SnapshotKeys, *, hiding: bool = False,
-        jobs: int | None = None,
+        jobs: int | None = None, zk_height: int | None = None,
     ) -> None:
+        if hiding and zk_height is not None:
+            raise BadInput("hiding mode and zk mode cannot be combined", field="zk")
         self.snapshot_id = snapshot_id
         self.hiding = hiding
+        self.zk_height = zk_height
+        self._zk_fields = bytearray()
         self.jobs = jobs
         self._heads: list[bytes] = []
         self._salts = bytearray()
@@ -125,6 +133,10 @@ class BucketBuilder:
         if self.hiding:
             self._heads.append(salt + lp_account)
             self._salts += salt
+        elif self.zk_height is not None:
+            from .zkmode import leaf_fields
+
+            self._zk_fields += leaf_fields(self.snapshot_id, self.bucket_id, account_id, salt)
         else:
             self.leaf_hashes += hashlib.sha256(
                 self._leaf_prefix + salt + lp_account + self._sums.pack(self.n_assets, *amounts)
@@ -139,6 +151,9 @@ class BucketBuilder:
         h = default_height(n) if height is None else height
         if not 0 < h <= MAX_HEIGHT:
             raise BadInput(f"height must be 1..{MAX_HEIGHT}", field="height")
+        if self.zk_height is not None and h < self.zk_height:
+            raise BadInput(f"bucket {self.bucket_id!r}: height {h} is below the batch height {self.zk_height}",
+                           field="height")
         capacity = 1 << h
         if n > capacity:
             raise BadInput(f"bucket {self.bucket_id!r} has {n} accounts; height {h} holds only {capacity}",
@@ -174,6 +189,9 @@ class BucketBuilder:
         if self.hiding:
             levels = self._build_hiding(order, seeds, pad_hashes, sums, progress)
             return BuiltBucket(self.bucket_id, h, n, positions[:n], levels)
+        if self.zk_height is not None:
+            levels, fields = self._build_zk(order, seeds, sums, progress)
+            return BuiltBucket(self.bucket_id, h, n, positions[:n], levels, fields)
         hashes = np.frombuffer(bytes(self.leaf_hashes) + pad_hashes, dtype=np.uint8).reshape(capacity, 32)[order]
         levels = [Level(hashes, sums)]
         while len(levels[-1].hashes) > 1:
@@ -183,6 +201,28 @@ class BucketBuilder:
             if progress:
                 progress(len(parent_sums))
         return BuiltBucket(self.bucket_id, h, n, positions[:n], levels)
+
+    def _build_zk(
+        self, order: np.ndarray, seeds: bytes, sums: np.ndarray, progress: Progress | None
+    ) -> tuple[list[Level], bytes]:
+        """Poseidon batches for the lowest k levels (in parallel for large trees), SHA-256 nodes above."""
+        from .zkmode import batch_hash_levels, pad_fields
+
+        k = self.zk_height
+        assert k is not None
+        pads = b"".join([pad_fields(seeds[i : i + 32]) for i in range(0, len(seeds), 32)])
+        fields = np.frombuffer(bytes(self._zk_fields) + pads, dtype="S64")[order].tobytes()
+        hashed = batch_hash_levels(fields, sums, k, jobs=self.jobs, progress=progress)
+        levels = [Level(hashed[0], sums)]
+        for lvl in range(1, k + 1):
+            below = levels[-1].sums
+            levels.append(Level(hashed[lvl], below[0::2] + below[1::2]))
+        while len(levels[-1].hashes) > 1:
+            lv = levels[-1]
+            levels.append(Level(enc.node_hashes_level(lv.hashes, lv.sums), lv.sums[0::2] + lv.sums[1::2]))
+            if progress:
+                progress(len(levels[-1].hashes))
+        return levels, fields
 
     def _build_hiding(
         self, order: np.ndarray, seeds: bytes, pad_hashes: bytes, sums: np.ndarray, progress: Progress | None
