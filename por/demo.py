@@ -50,11 +50,12 @@ def _expect_rejected(name: str, doc: Any, snapshot: Any, report: DemoReport, **k
 
 
 def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Reporter | None = None,
-             chain: bool = True) -> DemoReport:
+             chain: bool = True, zk: bool = False) -> DemoReport:
     """Run the whole story; every step must pass (attacks must be rejected, the insolvent bucket caught).
 
     With ``chain`` (the default) it also starts a local anvil and runs the reserves, segregation and
-    anchoring story (:mod:`por.demo_chain`)."""
+    anchoring story (:mod:`por.demo_chain`). With ``zk`` it also runs the zk-mode story on a small
+    ledger (a local, testing-only Groth16 setup: minutes the first time on a fresh machine, cached after)."""
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="por-demo-"))
     report = DemoReport(str(base))
     cfg, ledger = write_example(base / "input", users, assets=3, buckets=3)
@@ -120,6 +121,8 @@ def run_demo(users: int = 1000, *, workdir: Path | None = None, reporter: Report
         report.steps.append(Check("attack: wrong --account", True, f"rejected: {exc}"))
 
     _hiding_story(cfg, ledger, base, load_secret(out / "secret.key"), victim, report, reporter)
+    if zk:
+        _zk_story(base, report, reporter)
 
     if chain:
         from .demo_chain import run_chain_demo
@@ -169,3 +172,62 @@ def _hiding_story(cfg: Path, ledger: Path, base: Path, secret: bytes, victim: st
         report.steps.append(Check("attack: hiding: one bucket short by one unit", False, "a proof was produced"))
     except VerificationFailed as exc:
         report.steps.append(Check("attack: hiding: one bucket short by one unit", True, f"rejected (no proof exists): {exc}"))
+
+
+ZK_DEMO_ENTROPY = "por demo local setup (TESTING ONLY)"
+
+
+def _zk_story(base: Path, report: DemoReport, reporter: Reporter | None) -> None:
+    """zk mode on a small ledger: local setup, build, prove every batch, verify them in Python, attacks."""
+    from .zk import toolchain as tc
+    from .zk.poseidon import P
+    from .zkmode import batch_proof_path, create_setup, prove_snapshot, verify_snapshot
+
+    cfg, ledger = write_example(base / "zk-input", 24, assets=1, buckets=2)
+    setup = create_setup(base / "zk-setup", batch_height=2, assets=1, entropy=ZK_DEMO_ENTROPY)
+    report.steps.append(Check("zk: setup (local, TESTING ONLY)", True,
+                              f"Batch(2, 1): verifying key {setup.params.digest.hex()[:16]}...; a production "
+                              "setup needs a ceremony (README)"))
+    out = base / "zk"
+    res = build_snapshot(cfg, ledger, out, zk_setup=setup.directory, reporter=reporter)
+    proved = prove_snapshot(out)
+    report.steps.append(Check("zk: build + prove", proved.proved == proved.batches,
+                              f"{res.rows} leaves in {proved.batches} batches of 4, each with a Groth16 proof"))
+    checked = verify_snapshot(out)
+    report.steps.append(Check("zk: verify every batch (py_ecc)", checked.ok,
+                              "every balance of every leaf in [0, 2^64), bucket totals = sums of proven batches"
+                              if checked.ok else "; ".join(checked.failures[:3])))
+    prover = Prover(out)
+    account = next(prover.accounts())
+    doc = prover.prove(account)
+    prover.close()
+    snap = load_snapshot(out)
+    verify_proof(doc, snapshot=snap, account_id=account)
+    report.steps.append(Check("zk: prove + verify a user", True,
+                              f"{account}: Poseidon path, the batch's Groth16 proof, SHA-256 path to the root"))
+
+    bad = copy.deepcopy(doc)
+    sums = bad["entries"][0]["batch"]["sums"]
+    symbol = next(iter(sums))
+    sums[symbol] = str(max(int(sums[symbol]) - 1, 0) if int(sums[symbol]) else 1)
+    _expect_rejected("zk: batch sum lowered in a user's proof", bad, snap, report)
+
+    path = batch_proof_path(out, 0, 0)
+    original = path.read_text()
+    tampered = json.loads(original)
+    tampered["sums"][symbol] = str(int(tampered["sums"][symbol]) + 1)
+    path.write_text(json.dumps(tampered))
+    caught = not verify_snapshot(out).ok
+    path.write_text(original)
+    report.steps.append(Check("attack: zk: published batch sum altered", caught,
+                              "rejected by por zk verify" if caught else "ACCEPTED"))
+
+    circuit = setup.circuit_setup().circuit
+    wrapped = {"account": ["1", "2", "3", "4"], "salt": ["5", "6", "7", "8"],
+               "balance": [[str(P - 1)], ["5"], ["0"], ["0"]]}  # a "negative" -1 as a field element
+    try:
+        tc.calculate_witness(circuit, wrapped, base / "zk-negative.wtns")
+        report.steps.append(Check("attack: zk: field-wrapped negative balance", False, "a witness was produced"))
+    except tc.WitnessError as exc:
+        report.steps.append(Check("attack: zk: field-wrapped negative balance", True,
+                                  f"no witness, so no proof: {str(exc).splitlines()[0][:120]}"))
