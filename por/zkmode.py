@@ -537,7 +537,8 @@ def verify_snapshot(
         verdicts = _run_checks(checks, jobs, progress)
         for j, verdict in zip(checked, verdicts):
             if verdict is not None:
-                problems.append(f"bucket {summary.id}, batch {j}: Groth16 proof does not verify ({verdict})")
+                problems.append(f"bucket {summary.id}, batch {j} ({batch_proof_path(snapshot_dir, bi, j)}): "
+                                f"Groth16 proof does not verify ({verdict})")
         if progress and len(checks) < count:
             progress(count - len(checks))
         if not problems:
