@@ -63,11 +63,14 @@ def audit(
     published = load_snapshot(snapshot_path)  # raises if the document is not self-consistent
     report.snapshot = published
     report.add("snapshot.json self-consistent", True, "root recomputed from its bucket roots and "
-               + ("commitments" if published.hiding else "totals"))
+               + ("commitments" if published.hiding else "equity and debt totals (requirements recomputed)"
+                  if published.margin is not None else "totals"))
     config = load_config(config_path)
     if config != published.config:
-        report.add("config matches snapshot metadata", False,
-                   "snapshot_id, as_of, assets or buckets differ from the published metadata")
+        what = "snapshot_id, as_of, assets or buckets"
+        if config.margin is not None or published.margin is not None:
+            what += ", prices, haircuts or allow_debt flags"
+        report.add("config matches snapshot metadata", False, f"{what} differ from the published metadata")
         return report
     report.add("config matches snapshot metadata", True, f"snapshot {config.snapshot_id}")
     heights = [b.height for b in published.buckets]
@@ -88,6 +91,14 @@ def audit(
             report.add(f"bucket {pub.id} commitments", not differ,
                        "commitments re-derived from ledger + secret equal the published ones" if not differ else
                        f"re-derived commitments differ for {', '.join(differ)} (amounts withheld: hiding mode)")
+        elif pub.margin:
+            for name, n_vals, p_vals in (("equity", new.equity, pub.equity), ("debt", new.debt, pub.debt),
+                                         ("requirement", new.totals, pub.totals)):
+                diffs = ", ".join(
+                    f"{a.symbol}: ledger {format_amount(n, d)} vs published {format_amount(p, d)}"
+                    for a, n, p, d in zip(config.assets, n_vals, p_vals, dec) if n != p)
+                report.add(f"bucket {pub.id} {name}", not diffs,
+                           diffs or f"ledger {name} totals equal the published ones")
         elif new.totals != pub.totals:
             diffs = ", ".join(
                 f"{a.symbol}: ledger {format_amount(n, d)} vs published {format_amount(p, d)}"
@@ -216,8 +227,11 @@ def full_audit(
                          else "; ".join(f for f in rep.failures if "solvency" in f or "coverage" in f)[:500])
             for c in rep.segregation.coverage:
                 if c.liabilities:
+                    what = "liabilities" if c.equity is None else (
+                        f"requirement (equity {format_amount(c.equity, c.decimals)} - debt "
+                        f"{format_amount(c.debt or 0, c.decimals)})")
                     base.add(f"coverage {c.bucket}/{c.asset}", bool(c.covered),
-                             f"reserves {format_amount(c.reserves, c.decimals)} vs liabilities "
+                             f"reserves {format_amount(c.reserves, c.decimals)} vs {what} "
                              f"{format_amount(c.liabilities, c.decimals)} ({c.ratio()})")
             result.coverage = [c.to_dict() for c in rep.segregation.coverage]
             dec = {a.symbol: a.decimals for a in snap.config.assets}

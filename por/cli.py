@@ -131,11 +131,18 @@ def build(
                                  zk_setup=zk)
         snap = res.snapshot
         if as_json:
-            _emit_json({"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
-                        "secret_created": res.secret_created, "snapshot": snap.to_dict()})
+            doc = {"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
+                   "secret_created": res.secret_created, "snapshot": snap.to_dict()}
+            if snap.margin is not None:
+                doc |= {"debts": res.debts, "accounts_with_debt": res.accounts_with_debt}
+            _emit_json(doc)
             return
         _snapshot_table(snap, res.accounts_per_bucket)
         out.print(f"root [bold]{snap.root.hex()}[/]  ({res.rows} rows)")
+        if snap.margin is not None:
+            out.print(f"margin: {res.debts} debts in {res.accounts_with_debt} accounts, every one collateralised "
+                      f"at the snapshot prices after haircuts; reserves must cover the requirement max(equity - "
+                      f"debt, 0) per bucket and asset")
         if res.clamped:
             out.print(f"[yellow]{res.clamped} negative amounts were clamped to 0[/]")
         if res.secret_created:
@@ -148,9 +155,34 @@ def build(
     _run(as_json, body)
 
 
+def _margin_table(snap: Any, accounts: dict[str, int] | None = None) -> None:
+    """Margin snapshots: equity, debt, net and requirement per bucket x asset."""
+    from .ledger import format_amount
+
+    t = Table(title=f"snapshot {snap.config.snapshot_id} as of {snap.config.as_of} — margin accounts "
+                    "(requirement = max(equity - debt, 0): what reserves must cover)")
+    for col in ("bucket", "kind", "height", *(["leaves"] if accounts is not None else []), "asset", "equity", "debt",
+                "net", "requirement"):
+        t.add_column(col, justify="left" if col in ("bucket", "kind", "asset") else "right", overflow="fold")
+    debt_ok = [b.id for b in snap.buckets if snap.config.allows_debt(b.id)]
+    t.caption = f"buckets with allow_debt: {', '.join(debt_ok) if debt_ok else 'none'}"
+    for b in snap.buckets:
+        for i, a in enumerate(snap.config.assets):
+            head = [b.id, b.kind, str(b.height)] if i == 0 else ["", "", ""]
+            if accounts is not None:
+                head.append(str(accounts.get(b.id, "")) if i == 0 else "")
+            t.add_row(*head, a.symbol, *[format_amount(v, a.decimals) for v in
+                                         (b.equity[i], b.debt[i], b.equity[i] - b.debt[i], b.totals[i])],
+                      end_section=i == len(snap.config.assets) - 1)
+    out.print(t)
+
+
 def _snapshot_table(snap: Any, accounts: dict[str, int] | None = None) -> None:
     from .ledger import format_amount
 
+    if snap.margin is not None:
+        _margin_table(snap, accounts)
+        return
     hidden = snap.hiding
     title = f"snapshot {snap.config.snapshot_id} as of {snap.config.as_of}"
     if hidden:
@@ -342,6 +374,26 @@ def verify(
                 rep.advance(1)
         if as_json:
             _emit_json({"ok": failed == 0, "valid": len(paths) - failed, "invalid": failed, "results": results})
+        elif len(paths) == 1 and not failed and "net" in results[0]["totals"]:
+            r = results[0]  # a margin proof: equity, debt and net per bucket x asset
+            t = Table(title=f"VALID: {r['account_id']} is included in snapshot {r['snapshot_id']}")
+            for col in ("bucket", "asset", "equity", "debt", "net"):
+                t.add_column(col, justify="left" if col in ("bucket", "asset") else "right", overflow="fold")
+            for e in r["entries"]:
+                for i, s in enumerate(e["net"]):
+                    t.add_row(e["bucket"] if i == 0 else "", s, e["equity"][s], e["debt"][s], e["net"][s],
+                              end_section=i == len(e["net"]) - 1)
+            if len(r["entries"]) > 1:
+                for s in r["totals"]["net"]:
+                    t.add_row("[bold]all buckets[/]", s, r["totals"]["equity"][s], r["totals"]["debt"][s],
+                              r["totals"]["net"][s])
+            out.print(t)
+            for e in r["entries"]:
+                out.print(f"bucket {e['bucket']}: your collateral value after haircuts is {e['collateral_value']} "
+                          "(quote units, at the snapshot prices)")
+            out.print(f"root {r['root']}")
+            for c in r["checks"]:
+                out.print(f"  [green]ok[/] {c}")
         elif len(paths) == 1 and not failed:
             r = results[0]
             t = Table(title=f"VALID: {r['account_id']} is included in snapshot {r['snapshot_id']}")
@@ -471,12 +523,17 @@ def reserves_verify(
         if as_json:
             _emit_json(doc)
         else:
-            t = Table(title=f"reserves vs liabilities, snapshot {snap.config.snapshot_id}")
-            for col in ("bucket", "asset", "liabilities", "reserves", "ratio", "addresses", "result"):
+            margin = snap.margin is not None
+            t = Table(title=f"reserves vs liabilities, snapshot {snap.config.snapshot_id}"
+                            + (" (margin: liabilities = requirement = max(equity - debt, 0))" if margin else ""))
+            cols = ("bucket", "asset", *(("equity", "debt", "net", "requirement") if margin else ("liabilities",)),
+                    "reserves", "ratio", "addresses", "result")
+            for col in cols:
                 t.add_column(col, justify="left" if col in ("bucket", "asset", "result") else "right", overflow="fold")
             for c in report.segregation.coverage:
                 d = c.to_dict()
-                t.add_row(c.bucket, c.asset, d["liabilities"] or "hidden", d["reserves"], d["ratio"],
+                figures = [d["equity"], d["debt"], d["net"]] if margin else []
+                t.add_row(c.bucket, c.asset, *figures, d["liabilities"] or "hidden", d["reserves"], d["ratio"],
                           str(c.addresses), {True: "[green]covered[/]", False: "[red]SHORT[/]", None: "-"}[c.covered])
             out.print(t)
             for asset, amount in report.segregation.proprietary.items():

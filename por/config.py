@@ -1,23 +1,28 @@
-"""Snapshot configuration: ``snapshot.toml`` -> :class:`SnapshotConfig` (SPEC.md §2).
+"""Snapshot configuration: ``snapshot.toml`` -> :class:`SnapshotConfig` (SPEC.md §2, §17.1).
 
 Assets and buckets are kept in canonical order (sorted by their identifier as
-UTF-8 bytes), so reordering the TOML file never changes a root.
+UTF-8 bytes), so reordering the TOML file never changes a root. ``[prices]``,
+``[collateral]`` and per-bucket ``allow_debt`` turn on margin accounts
+(:mod:`por.margin`); without ``[prices]`` nothing about a config changes.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .errors import BadInput
+from .margin import MarginParams, parse_margin
 
 BUCKET_KINDS = ("segregated", "isolated-margin", "cross-margin", "portfolio-margin", "custody")
 RESERVED_BUCKET_IDS = ("proprietary",)
 MAX_DECIMALS = 18
+NO_DEBT_KINDS = ("segregated", "custody")
+"""Bucket kinds that can never hold debts: client segregated funds and custodian vaults do not lend."""
 
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}")
@@ -44,6 +49,8 @@ class SnapshotConfig:
     as_of: str
     assets: tuple[Asset, ...]
     buckets: tuple[Bucket, ...]
+    margin: MarginParams | None = None
+    """Prices, haircuts and ``allow_debt`` flags (SPEC.md §17); None when the config has no ``[prices]``."""
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -65,13 +72,20 @@ class SnapshotConfig:
                 return b
         raise KeyError(bucket_id)
 
+    def allows_debt(self, bucket_id: str) -> bool:
+        """Whether the bucket's accounts may hold debts (always False without margin)."""
+        return self.margin is not None and self.margin.bucket_allows_debt(bucket_id)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "snapshot_id": self.snapshot_id,
             "as_of": self.as_of,
             "assets": [{"symbol": a.symbol, "decimals": a.decimals} for a in self.assets],
             "buckets": [{"id": b.id, "kind": b.kind} for b in self.buckets],
         }
+        if self.margin is not None:
+            doc["margin"] = self.margin.to_dict()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Any, *, file: str = "<snapshot>") -> "SnapshotConfig":
@@ -87,6 +101,11 @@ class SnapshotConfig:
         except (KeyError, TypeError) as exc:
             raise BadInput(f"malformed metadata ({exc!r})", file=file, field="metadata") from None
         cfg = parse_config(raw, file=file)
+        if "margin" in doc:
+            params = MarginParams.from_dict(doc["margin"], [(a.symbol, a.decimals) for a in cfg.assets],
+                                            cfg.bucket_ids, file=file)
+            cfg = replace(cfg, margin=params)
+            _check_debt_kinds(cfg, file=file, prefix="margin.buckets.")
         if cfg.to_dict() != doc:
             raise BadInput("metadata is not in canonical form (assets and buckets sorted, no extra fields)", file=file)
         return cfg
@@ -98,7 +117,7 @@ def _sorted_key(s: str) -> bytes:
 
 def parse_config(raw: dict[str, Any], *, file: str = "<config>") -> SnapshotConfig:
     """Validate a decoded config mapping; raises :class:`BadInput` naming the field."""
-    known = {"snapshot_id", "as_of", "assets", "buckets"}
+    known = {"snapshot_id", "as_of", "assets", "buckets", "prices", "collateral"}
     for key in raw:
         if key not in known:
             raise BadInput(f"unknown key {key!r}", file=file, field=key)
@@ -143,8 +162,9 @@ def parse_config(raw: dict[str, Any], *, file: str = "<config>") -> SnapshotConf
                            file=file, field=field)
         if bucket_id in RESERVED_BUCKET_IDS:
             raise BadInput(f"bucket id {bucket_id!r} is reserved for the exchange's own funds", file=file, field=field)
-        if not isinstance(body, dict) or set(body) - {"kind"}:
-            raise BadInput("a bucket table holds only kind = \"...\"", file=file, field=field)
+        if not isinstance(body, dict) or set(body) - {"kind", "allow_debt"}:
+            raise BadInput("a bucket table holds only kind = \"...\" and allow_debt = true|false",
+                           file=file, field=field)
         kind = body.get("kind")
         if kind not in BUCKET_KINDS:
             raise BadInput(f"kind must be one of {', '.join(BUCKET_KINDS)}", file=file, field=f"{field}.kind")
@@ -152,7 +172,21 @@ def parse_config(raw: dict[str, Any], *, file: str = "<config>") -> SnapshotConf
     buckets.sort(key=lambda b: _sorted_key(b.id))
     if len(buckets) > 0xFFFF or len(assets) > 0xFFFF:
         raise BadInput("too many assets or buckets", file=file)
-    return SnapshotConfig(snapshot_id, as_of, tuple(assets), tuple(buckets))
+    margin = parse_margin(raw.get("prices"), raw.get("collateral"),
+                          {b.id: buckets_raw[b.id].get("allow_debt") for b in buckets},
+                          [(a.symbol, a.decimals) for a in assets], file=file)
+    cfg = SnapshotConfig(snapshot_id, as_of, tuple(assets), tuple(buckets), margin)
+    _check_debt_kinds(cfg, file=file, prefix="buckets.")
+    return cfg
+
+
+def _check_debt_kinds(cfg: SnapshotConfig, *, file: str, prefix: str) -> None:
+    """``allow_debt`` is refused for kinds whose funds cannot be lent (segregated, custody)."""
+    for b in cfg.buckets:
+        if b.kind in NO_DEBT_KINDS and cfg.allows_debt(b.id):
+            raise BadInput(f"bucket {b.id!r} of kind {b.kind!r} cannot allow debts: client segregated funds and "
+                           "custodian vaults are never lent, so their accounts cannot owe anything",
+                           file=file, field=f"{prefix}{b.id}.allow_debt")
 
 
 def load_config(path: Path) -> SnapshotConfig:

@@ -19,7 +19,14 @@ from collections.abc import Sequence
 import numpy as np
 
 FORMAT_VERSION = 1
-"""Version of every hashed layout and JSON document in SPEC.md; bumped on any change."""
+"""Version of every hashed layout and JSON document in SPEC.md; bumped on any change.
+
+It also names the domain tags (``por/v1/...``) and the HKDF salt, which stay at
+version 1 in every mode, margin snapshots included."""
+
+MARGIN_FORMAT_VERSION = 2
+"""The document and root version of a margin snapshot (SPEC.md §17): leaves carry equity and debt
+and the root binds the margin parameters. Snapshots without margin stay version 1 byte for byte."""
 
 U64_LIMIT = 1 << 64
 """Every amount and every node sum is strictly below this (SPEC.md §2)."""
@@ -233,19 +240,31 @@ def root_preimage(
     top_height: int,
     top_hash: bytes,
     top_sums: Sequence[int],
-    version: int = FORMAT_VERSION,
+    version: int | None = None,
     zk: tuple[int, bytes] | None = None,
+    margin: bytes | None = None,
 ) -> bytes:
-    """Snapshot root preimage (SPEC.md §5, §16.10)::
+    """Snapshot root preimage (SPEC.md §5, §16.10, §17)::
 
         TAG(root) || u16(version) || lp(mode) || lp(snapshot_id) || lp(as_of)
         || u16(#assets)  || { lp(symbol) || u8(decimals) } ...
         || u16(#buckets) || { lp(bucket_id) || lp(kind) } ...
         || u8(top_height) || top_hash || sums(top)
         [ || u8(batch_height) || vkey_digest ]          -- zk mode only: ``zk = (k, digest)``
+        [ || margin ]                                   -- margin only (version 2): ``MarginParams.root_bytes()``
+
+    ``version`` defaults to 2 with ``margin`` and 1 without; any other combination is refused.
+    With margin, ``top`` is the 2A vector of equity totals then debt totals.
     """
     if (mode == "zk") != (zk is not None):
         raise ValueError("the zk binding (batch height, verifying-key digest) is required exactly in zk mode")
+    if version is None:
+        version = FORMAT_VERSION if margin is None else MARGIN_FORMAT_VERSION
+    if (margin is not None) != (version == MARGIN_FORMAT_VERSION) or version not in (FORMAT_VERSION,
+                                                                                        MARGIN_FORMAT_VERSION):
+        raise ValueError("root version 2 binds margin parameters and version 1 does not")
+    if margin is not None and mode != "public":
+        raise ValueError("margin snapshots are public mode only")
     out = [TAG_ROOT, u16(version), lp(mode), lp(snapshot_id), lp(as_of), u16(len(assets))]
     for symbol, decimals in assets:
         out += [lp(symbol), u8(decimals)]
@@ -260,6 +279,8 @@ def root_preimage(
         if len(digest) != HASH_LEN:
             raise ValueError("verifying-key digest must be 32 bytes")
         out += [u8(k), digest]
+    if margin is not None:
+        out.append(margin)
     return b"".join(out)
 
 

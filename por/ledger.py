@@ -10,6 +10,11 @@ assets without a column are zero). JSON Lines: one object per line with
 JSON numbers (taken from their exact source text, never through a float);
 absent assets are zero. Blank lines are skipped; a UTF-8 BOM and CRLF line
 ends are accepted.
+
+Margin (SPEC.md §17): with ``[prices]`` in the config, a negative amount in a
+bucket with ``allow_debt`` is a debt (never clamped), each row becomes an equity
+vector and a debt vector, and every row with a debt must pass the per-account
+rule (collateral value after tiered haircuts >= value of its debts).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .config import SnapshotConfig
 from .encoding import U64_LIMIT
 from .errors import BadInput
 from .fileio import reject_duplicate_keys
+from .margin import account_shortfall
 
 MAX_ACCOUNT_ID_BYTES = 256
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
@@ -34,10 +40,15 @@ _SPECIAL = ("nan", "inf", "infinity")
 
 @dataclass
 class LedgerStats:
-    """What the reader saw: rows, negative amounts clamped to zero, per-bucket per-asset totals."""
+    """What the reader saw: rows, negative amounts clamped to zero, debts, per-bucket per-asset totals.
+
+    With margin, ``totals`` holds ``2A`` values per bucket: equity totals, then debt totals.
+    """
 
     rows: int = 0
     clamped: int = 0
+    debts: int = 0
+    accounts_with_debt: int = 0
     totals: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -116,6 +127,7 @@ def read_ledger(
     clamp_negative: bool = False,
     stats: LedgerStats | None = None,
     fmt: str | None = None,
+    check_accounts: bool = True,
 ) -> Iterator[tuple[int, str, int, list[int]]]:
     """Yield ``(line, account_id, bucket_index, amounts)`` for each ledger row.
 
@@ -126,6 +138,14 @@ def read_ledger(
     ``clamp_negative`` a negative amount becomes 0 and is counted in
     ``stats.clamped``; without it, it is an error. Duplicate (account, bucket)
     pairs are detected by the tree builder, which sees every key.
+
+    With margin (``config.margin``) ``amounts`` has ``2A`` entries: the equity
+    ``E_0..E_{A-1}`` then the debt ``D_0..D_{A-1}`` (SPEC.md §17.5). A negative
+    amount in an ``allow_debt`` bucket is a debt (``|x| < 2^64``; never clamped);
+    equity and debt totals are each checked below 2^64. A row with any debt that
+    breaks the per-account rule is an error naming its line and shortfall.
+    ``check_accounts=False`` skips that rule: for building attack fixtures in
+    tests only, never for a published snapshot.
     """
     path = Path(path)
     stats = stats if stats is not None else LedgerStats()
@@ -134,22 +154,34 @@ def read_ledger(
     n_assets = len(config.assets)
     decimals = [a.decimals for a in config.assets]
     bucket_index = {b: i for i, b in enumerate(config.bucket_ids)}
-    totals = [[0] * n_assets for _ in config.buckets]
+    margin = config.margin
+    allow = [config.allows_debt(b) for b in config.bucket_ids]
+    width = 2 * n_assets if margin is not None else n_assets
+    totals = [[0] * width for _ in config.buckets]
     stats.totals = {b: totals[i] for b, i in bucket_index.items()}
     try:
         fh = open(path, "rb")
     except OSError as exc:
         raise BadInput(f"cannot read ledger: {exc.strerror}", file=name) from None
 
-    def amount(text: str, asset: int, line: int, column: int | None) -> int:
+    def amount(text: str, asset: int, line: int, column: int | None, b: int) -> int:
         try:
             v = parse_amount(text, decimals[asset])
         except ValueError as exc:
             raise BadInput(str(exc), file=name, line=line, column=column, field=config.assets[asset].symbol) from None
         if v < 0:
+            if allow[b]:  # a debt (margin bucket with allow_debt): never clamped
+                if -v >= U64_LIMIT:
+                    raise BadInput(f"debt {text!r} is 2^64 minor units or more", file=name, line=line,
+                                   column=column, field=config.assets[asset].symbol)
+                stats.debts += 1
+                return v
             if not clamp_negative:
+                why = ("a liability cannot be negative; --clamp-negative floors it at 0" if margin is None else
+                       f"bucket {config.bucket_ids[b]!r} does not allow debts (allow_debt); "
+                       "--clamp-negative floors it at 0")
                 raise BadInput(
-                    f"negative amount {text!r} (a liability cannot be negative; --clamp-negative floors it at 0)",
+                    f"negative amount {text!r} ({why})",
                     file=name, line=line, column=column, field=config.assets[asset].symbol,
                 )
             stats.clamped += 1
@@ -159,22 +191,41 @@ def read_ledger(
                            field=config.assets[asset].symbol)
         return v
 
-    grand = [0] * n_assets  # the top tree sums every bucket: its root must stay < 2^64 too
+    grand = [0] * width  # the top tree sums every bucket: its root must stay < 2^64 too
 
-    def account_total(b: int, amounts: list[int], line: int) -> None:
+    def account_total(b: int, amounts: list[int], line: int, account: str) -> list[int]:
+        if margin is not None:
+            equity = [v if v > 0 else 0 for v in amounts]
+            debt = [-v if v < 0 else 0 for v in amounts]
+            if any(debt):
+                stats.accounts_with_debt += 1
+                short = account_shortfall(equity, debt, margin, tiered=True) if check_accounts else None
+                if short is not None:
+                    bucket = config.bucket_ids[b]
+                    raise BadInput(
+                        f"account {account!r} in bucket {bucket!r} is undercollateralised: its collateral value "
+                        f"after (tiered) haircuts is below the value of its debts; shortfall {short.text} quote "
+                        "units (a bad debt the exchange must write off, not a reduction of its liabilities)",
+                        file=name, line=line, field=f"{bucket}/{account}",
+                    )
+            amounts = equity + debt
         tot = totals[b]
-        for a in range(n_assets):
+        for a in range(width):
             v = amounts[a]
             t = tot[a] + v
             g = grand[a] + v
             if g >= U64_LIMIT:
                 where = f"in bucket {config.bucket_ids[b]!r}" if t >= U64_LIMIT else "over all buckets"
+                what = config.assets[a % n_assets].symbol
+                if margin is not None:
+                    what += " equity" if a < n_assets else " debt"
                 raise BadInput(
-                    f"total of {config.assets[a].symbol} {where} reaches 2^64 minor units",
-                    file=name, line=line, field=config.assets[a].symbol,
+                    f"total of {what} {where} reaches 2^64 minor units",
+                    file=name, line=line, field=config.assets[a % n_assets].symbol,
                 )
             tot[a] = t
             grand[a] = g
+        return amounts
 
     with fh:
         lines = _decoded_lines(fh, name)
@@ -231,8 +282,8 @@ def _read_csv(lines, name, config, bucket_index, amount, account_total, stats):
                                file=name, line=line, column=bkt_col + 1, field="bucket")
             amounts = [0] * n_assets
             for col, idx in asset_cols:
-                amounts[idx] = amount(row[col], idx, line, col + 1)
-            account_total(b, amounts, line)
+                amounts[idx] = amount(row[col], idx, line, col + 1, b)
+            amounts = account_total(b, amounts, line, account)
             stats.rows += 1
             yield line, account, b, amounts
     except csv.Error as exc:
@@ -269,7 +320,7 @@ def _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats)
                 raise err(f"unknown asset {key!r} (assets: {', '.join(config.symbols)})", key)
             if not isinstance(value, str):
                 raise err("amount must be a decimal string or number", key)
-            amounts[idx] = amount(str(value), idx, line, None)
-        account_total(b, amounts, line)
+            amounts[idx] = amount(str(value), idx, line, None, b)
+        amounts = account_total(b, amounts, line, account)
         stats.rows += 1
         yield line, account, b, amounts

@@ -6,6 +6,12 @@ balances, the leaf index, the sibling of every node on the path to the bucket
 root, and the path through the top tree. The verifier recomputes the leaf hash,
 every node hash and sum (checking each stays below 2^64), the bucket leaf, the
 top tree and the snapshot root, and compares that root with the trusted one.
+
+Margin snapshots (version 2, SPEC.md §17.10): entries and path nodes carry
+``equity`` and ``debt`` per asset instead of ``balances`` / ``sums``, and the
+verifier also checks that its own leaf and every sibling and computed node on
+both paths has a non-negative collateral value (base haircuts), so no subtree
+next to the user can hide a net-negative set of accounts.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from .config import SnapshotConfig
 from .errors import BadInput, VerificationFailed
 from .fileio import read_json
 from .ledger import format_amount, parse_amount
+from .margin import MarginParams, collateral_value
 from . import rangeproof
 from .commitments import TOP_PAD_BLINDING
 from .group import N, Point
@@ -54,6 +61,11 @@ def _sums_dict(symbols: Sequence[str], values: Sequence[int]) -> dict[str, str]:
 
 def _node_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[int]]) -> dict[str, Any]:
     return {"hash": node[0].hex(), "sums": _sums_dict(symbols, node[1])}
+
+
+def _margin_node_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[int]]) -> dict[str, Any]:
+    n = len(symbols)
+    return {"hash": node[0].hex(), "equity": _sums_dict(symbols, node[1][:n]), "debt": _sums_dict(symbols, node[1][n:])}
 
 
 def _commit_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[bytes]]) -> dict[str, Any]:
@@ -143,6 +155,9 @@ class Prover:
             if self.snapshot.hiding:
                 entries.append(self._hiding_entry(bucket, position, bytes(salt)))
                 continue
+            if cfg.margin is not None:
+                entries.append(self._margin_entry(bucket, position, bytes(salt)))
+                continue
             _, balances = self.store.node(bucket, 0, position, n)
             path = self.store.siblings(bucket, position, summary.height, n)
             extra: dict[str, Any] = {}
@@ -168,7 +183,7 @@ class Prover:
             snapshot_doc["zk"] = self.snapshot.zk.to_dict()
         return {
             "format": PROOF_FORMAT,
-            "version": enc.FORMAT_VERSION,
+            "version": self.snapshot.version,
             "mode": self.snapshot.mode,
             "snapshot": snapshot_doc,
             "account_id": account_id,
@@ -177,6 +192,25 @@ class Prover:
 
     def accounts(self) -> Iterator[str]:
         return self.store.iter_accounts()
+
+    def _margin_entry(self, bucket: int, position: int, salt: bytes) -> dict[str, Any]:
+        """One bucket's entry of a margin proof: own equity and debt, siblings' equity and debt sums."""
+        symbols = self.snapshot.config.symbols
+        n = len(symbols)
+        summary = self.snapshot.buckets[bucket]
+        _, values = self.store.node(bucket, 0, position, 2 * n)
+        path = self.store.siblings(bucket, position, summary.height, 2 * n)
+        return {
+            "bucket": summary.id,
+            "height": summary.height,
+            "index": position,
+            "salt": salt.hex(),
+            "equity": _sums_dict(symbols, values[:n]),
+            "debt": _sums_dict(symbols, values[n:]),
+            "path": [_margin_node_doc(symbols, s) for s in path],
+            "top_index": bucket,
+            "top_path": [_margin_node_doc(symbols, s) for s in self._top_path(bucket)],
+        }
 
     def _hiding_entry(self, bucket: int, position: int, salt: bytes) -> dict[str, Any]:
         """One bucket's entry of a hiding-mode proof: own opening, path commitments, one range proof."""
@@ -262,8 +296,13 @@ def proof_filename(account_id: str) -> str:
 
 @dataclass
 class EntryResult:
+    """One verified entry. With margin, ``balances`` is the net (equity - debt, may be negative)."""
+
     bucket: str
     balances: dict[str, int]
+    equity: dict[str, int] | None = None
+    debt: dict[str, int] | None = None
+    value: str | None = None  # margin: collateral value after tiered haircuts, exact quote units
 
 
 @dataclass
@@ -286,6 +325,8 @@ class VerifyResult:
 
     def to_dict(self) -> dict[str, Any]:
         dec = {a.symbol: a.decimals for a in self.config.assets}
+        if self.config.margin is not None:
+            return self._margin_dict(dec)
         return {
             "valid": True,
             "account_id": self.account_id,
@@ -296,6 +337,26 @@ class VerifyResult:
                 for e in self.entries
             ],
             "totals": {s: format_amount(v, dec[s]) for s, v in self.totals().items()},
+            "checks": self.checks,
+        }
+
+    def _margin_dict(self, dec: dict[str, int]) -> dict[str, Any]:
+        """Margin proofs: equity, debt and net (= equity - debt) per entry and over all entries."""
+        fmt = lambda m: {s: format_amount(v, dec[s]) for s, v in m.items()}  # noqa: E731
+        symbols = self.config.symbols
+        equity = {s: sum(e.equity[s] for e in self.entries) for s in symbols}  # type: ignore[index]
+        debt = {s: sum(e.debt[s] for e in self.entries) for s in symbols}  # type: ignore[index]
+        return {
+            "valid": True,
+            "account_id": self.account_id,
+            "snapshot_id": self.snapshot_id,
+            "root": self.root,
+            "entries": [
+                {"bucket": e.bucket, "equity": fmt(e.equity), "debt": fmt(e.debt), "net": fmt(e.balances),
+                 "collateral_value": e.value}
+                for e in self.entries
+            ],
+            "totals": {"equity": fmt(equity), "debt": fmt(debt), "net": fmt(self.totals())},
             "checks": self.checks,
         }
 
@@ -330,6 +391,35 @@ def _parse_node(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> t
     expect_keys(obj, {"hash", "sums"}, file=file, field=field)
     return (parse_hex32(obj["hash"], file=file, field=f"{field}.hash"),
             _parse_sums(obj["sums"], config.symbols, file=file, field=f"{field}.sums"))
+
+
+def _parse_margin_node(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[bytes, list[int]]:
+    """A margin path node: hash, equity and debt sums -> ``(hash, equity ‖ debt)``."""
+    expect_keys(obj, {"hash", "equity", "debt"}, file=file, field=field)
+    return (parse_hex32(obj["hash"], file=file, field=f"{field}.hash"),
+            _parse_sums(obj["equity"], config.symbols, file=file, field=f"{field}.equity")
+            + _parse_sums(obj["debt"], config.symbols, file=file, field=f"{field}.debt"))
+
+
+def _margin_checker(params: MarginParams, n: int, *, no_debt: bool):
+    """The per-node rule of a margin path: base collateral value >= 0 (and no debt in a bucket without debts).
+
+    The returned check takes a node's ``equity ‖ debt`` vector and the full description of where it is.
+    """
+
+    def check(vector: Sequence[Any], where: str) -> None:
+        equity, debt = list(vector[:n]), list(vector[n:])
+        if no_debt and any(debt):
+            raise VerificationFailed("a node of a bucket without allow_debt carries debt "
+                                     f"({', '.join(f'{s} {d}' for s, d in zip(params.symbols, debt) if d)})",
+                                     where=where)
+        value = collateral_value(equity, debt, params)
+        if value < 0:
+            raise VerificationFailed(
+                f"collateral value is negative: {params.format_value(value)} quote units (its debts outweigh its "
+                "equity after haircuts: it holds undercollateralised accounts)", where=where)
+
+    return check
 
 
 def _parse_commit_node(obj: Any, config: SnapshotConfig, *, file: str, field: str) -> tuple[bytes, tuple[bytes, ...]]:
@@ -402,9 +492,16 @@ def verify_proof(
         raise BadInput("a proof is only meaningful against a trusted snapshot.json or root", field="snapshot")
     if not isinstance(doc, dict) or doc.get("format") != PROOF_FORMAT:
         raise BadInput(f"not a proof: format must be {PROOF_FORMAT!r}", file=file, field="format")
-    if doc.get("version") != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported proof version {doc.get('version')!r} (this por reads {enc.FORMAT_VERSION})",
-                       file=file, field="version")
+    version = doc.get("version")
+    if type(version) is not int or version not in (enc.FORMAT_VERSION, enc.MARGIN_FORMAT_VERSION):
+        raise BadInput(f"unsupported proof version {version!r} (this por reads {enc.FORMAT_VERSION}, and "
+                       f"{enc.MARGIN_FORMAT_VERSION} for margin snapshots)", file=file, field="version")
+    snap_doc = doc.get("snapshot")
+    meta = snap_doc.get("metadata") if isinstance(snap_doc, dict) else None
+    if isinstance(meta, dict) and ("margin" in meta) != (version == enc.MARGIN_FORMAT_VERSION):
+        raise BadInput(f"version {version} does not match the metadata: version {enc.MARGIN_FORMAT_VERSION} "
+                       f"proofs (margin accounts) have snapshot.metadata.margin and version {enc.FORMAT_VERSION} "
+                       "ones do not", file=file, field="version")
     try:
         return _verify(doc, snapshot, root, account_id, expect, file)
     except BadInput as exc:
@@ -434,6 +531,9 @@ def _verify(
     snap_doc = expect_keys(doc["snapshot"], {"metadata", "root"} | ({"zk"} if zk_mode else set()),
                            file=file, field="snapshot")
     config = SnapshotConfig.from_dict(snap_doc["metadata"], file=file)
+    margin = config.margin
+    if margin is not None and mode != MODE_PUBLIC:
+        raise BadInput("margin proofs are public mode only", file=file, field="mode")
     zk = None
     if zk_mode:
         from .zkmode import ZkParams, verify_entry_batch
@@ -472,6 +572,8 @@ def _verify(
     for i, e in enumerate(entries):
         f = f"entries[{i}]"
         entry_keys = {"bucket", "height", "index", "salt", "balances", "path", "top_index", "top_path"}
+        if margin is not None:
+            entry_keys = (entry_keys - {"balances"}) | {"equity", "debt"}
         if hiding:
             entry_keys |= {"blindings", "range_proof"}
         elif zk is not None:
@@ -491,10 +593,15 @@ def _verify(
         salt = bytes.fromhex(e["salt"]) if isinstance(e["salt"], str) and re.fullmatch(r"[0-9a-f]{64}", e["salt"]) else None
         if salt is None:
             raise BadInput("must be 64 lowercase hex digits", file=file, field=f"{f}.salt")
-        balances = _parse_sums(e["balances"], symbols, file=file, field=f"{f}.balances")
+        if margin is not None:
+            equity = _parse_sums(e["equity"], symbols, file=file, field=f"{f}.equity")
+            debt = _parse_sums(e["debt"], symbols, file=file, field=f"{f}.debt")
+            balances = equity + debt
+        else:
+            balances = _parse_sums(e["balances"], symbols, file=file, field=f"{f}.balances")
         if not isinstance(e["path"], list) or not isinstance(e["top_path"], list):
             raise BadInput("path and top_path must be lists", file=file, field=f)
-        parse_node = _parse_commit_node if hiding else _parse_node
+        parse_node = _parse_commit_node if hiding else _parse_margin_node if margin is not None else _parse_node
         path = [parse_node(s, config, file=file, field=f"{f}.path[{j}]") for j, s in enumerate(e["path"])]
         top = [parse_node(s, config, file=file, field=f"{f}.top_path[{j}]") for j, s in enumerate(e["top_path"])]
         if not 1 <= height <= MAX_HEIGHT:
@@ -522,6 +629,16 @@ def _verify(
                                       salt=salt, balances=balances, index=index, symbols=symbols, file=file,
                                       field=f"{f}.batch", where=where)
             bucket_root, bucket_sums = climb(node, index >> k, path, where=f"{where}, path")
+        elif margin is not None:
+            n = len(symbols)
+            check = _margin_checker(margin, n, no_debt=not config.allows_debt(bucket_id))
+            check(leaf_vec, f"{where}, own leaf")
+            own_value = collateral_value(equity, debt, margin, tiered=True)
+            if own_value < 0:
+                raise VerificationFailed(f"own account is undercollateralised (tiered haircuts): collateral value "
+                                         f"{margin.format_value(own_value)} quote units", where=f"{where}, own leaf")
+            leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
+            bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path", check=check)
         else:
             leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
             bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path")
@@ -535,24 +652,37 @@ def _verify(
                     "index or sibling was altered)", where=where)
         kind = config.bucket(bucket_id).kind
         bleaf = enc.bucket_leaf_hash(sid, bucket_id, kind, height, bucket_root, bucket_sums)
-        top_hash, top_sums = climb((bleaf, bucket_sums), top_index, top, where=f"{where}, top_path")
+        top_check = (_margin_checker(margin, len(symbols), no_debt=False)
+                     if margin is not None else None)
+        top_hash, top_sums = climb((bleaf, bucket_sums), top_index, top, where=f"{where}, top_path", check=top_check)
         computed = enc.root_hash(
             mode=mode, snapshot_id=sid, as_of=config.as_of,
             assets=[(a.symbol, a.decimals) for a in config.assets],
             buckets=[(b.id, b.kind) for b in config.buckets],
             top_height=n_top, top_hash=top_hash, top_sums=top_sums,
             zk=zk.binding if zk is not None else None,
+            margin=margin.root_bytes() if margin is not None else None,
         )
         if computed != trusted:
             raise VerificationFailed(f"path leads to root {computed.hex()}, not the trusted root {trusted.hex()}",
                                      where=where)
-        results.append(EntryResult(bucket_id, dict(zip(symbols, balances))))
+        if margin is not None:
+            results.append(EntryResult(bucket_id, {s: x - y for s, x, y in zip(symbols, equity, debt)},
+                                       dict(zip(symbols, equity)), dict(zip(symbols, debt)),
+                                       margin.format_value(own_value)))
+        else:
+            results.append(EntryResult(bucket_id, dict(zip(symbols, balances))))
         if zk is not None:
             checks.append(f"bucket {bucket_id}: leaf -> {k} Poseidon nodes -> batch root (Groth16 proof: every "
                           f"balance of the batch in [0, 2^64), sums exact) -> {height - k} nodes -> bucket root -> "
                           f"{n_top} nodes -> snapshot root")
         else:
             checks.append(f"bucket {bucket_id}: leaf -> {height} nodes -> bucket root -> {n_top} nodes -> snapshot root")
+        if margin is not None:
+            checks.append(f"bucket {bucket_id}: collateral value >= 0 at the snapshot's prices and haircuts for the "
+                          f"own account (tiered), its {height} siblings and {height} ancestors, and the {n_top} "
+                          "top-tree siblings and ancestors"
+                          + ("" if config.allows_debt(bucket_id) else "; no debt anywhere (bucket without allow_debt)"))
         if hiding:
             statement = [c for _, vec in path for c in vec] + [c for _, vec in top for c in vec] + list(top_sums)
             _verify_path_range_proof(e["range_proof"], statement, trusted, bucket_id, index,

@@ -65,13 +65,21 @@ def render_html(audit: FullAudit) -> str:
     out.append(f"<div class='banner {cls}' id='verdict'>AUDIT {word}: {passed} of {len(audit.report.checks)} "
                "checks passed</div>")
     if audit.coverage:
+        margin = "equity" in audit.coverage[0]
         out.append("<h2>Reserves vs liabilities per bucket and asset</h2>" + _chart(audit.coverage))
-        out.append("<table><tr><th>bucket</th><th>asset</th><th class='num'>liabilities</th>"
-                   "<th class='num'>reserves</th><th class='num'>ratio</th><th>result</th></tr>")
+        if margin:
+            out.append("<p>Margin accounts: the liability of a bucket and asset is its requirement "
+                       "max(equity − debt, 0).</p>")
+        out.append("<table><tr><th>bucket</th><th>asset</th>"
+                   + ("<th class='num'>equity</th><th class='num'>debt</th><th class='num'>net</th>"
+                      "<th class='num'>requirement</th>" if margin else "<th class='num'>liabilities</th>")
+                   + "<th class='num'>reserves</th><th class='num'>ratio</th><th>result</th></tr>")
         for c in audit.coverage:
             res = {True: "<span class='pass'>covered</span>", False: "<span class='fail'>SHORT</span>",
                    None: "–"}[c["covered"]]
-            out.append(f"<tr><td>{e(c['bucket'])}</td><td>{e(c['asset'])}</td><td class='num'>{e(str(c['liabilities']))}"
+            figures = "".join(f"<td class='num'>{e(str(c[k]))}</td>" for k in ("equity", "debt", "net")) if margin else ""
+            out.append(f"<tr><td>{e(c['bucket'])}</td><td>{e(c['asset'])}</td>{figures}"
+                       f"<td class='num'>{e(str(c['liabilities']))}"
                        f"</td><td class='num'>{e(c['reserves'])}</td><td class='num'>{e(c['ratio'])}</td><td>{res}</td></tr>")
         out.append("</table>")
         if audit.proprietary:
@@ -79,6 +87,18 @@ def render_html(audit: FullAudit) -> str:
                        ", ".join(f"{e(v)} {e(k)}" for k, v in audit.proprietary.items()) + "</p>")
     elif snap and snap.hiding:
         out.append("<p>Hiding mode: bucket liabilities are committed, not published.</p>")
+    elif snap and snap.margin is not None:
+        from .ledger import format_amount
+
+        out.append("<h2>Liabilities per bucket and asset (margin accounts)</h2><table><tr><th>bucket</th>"
+                   "<th>kind</th><th>asset</th><th class='num'>equity</th><th class='num'>debt</th>"
+                   "<th class='num'>net</th><th class='num'>requirement</th></tr>")
+        for b in snap.buckets:
+            for i, a in enumerate(snap.config.assets):
+                vals = (b.equity[i], b.debt[i], b.equity[i] - b.debt[i], b.totals[i])
+                out.append(f"<tr><td>{e(b.id)}</td><td>{e(b.kind)}</td><td>{e(a.symbol)}</td>" + "".join(
+                    f"<td class='num'>{format_amount(v, a.decimals)}</td>" for v in vals) + "</tr>")
+        out.append("</table><p>requirement = max(equity − debt, 0): what the bucket's reserves must cover.</p>")
     elif snap:
         out.append("<h2>Liabilities per bucket</h2><table><tr><th>bucket</th><th>kind</th>" +
                    "".join(f"<th class='num'>{e(a.symbol)}</th>" for a in snap.config.assets) + "</tr>")

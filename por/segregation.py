@@ -6,7 +6,8 @@ Rules (SPEC.md, reserves section):
 * no address is counted twice -- not within one bucket, not across buckets, not as both client and
   proprietary (addresses are compared after chain-specific normalisation);
 * ``proprietary`` addresses are reported but never counted as client reserves;
-* for every bucket and asset: reserves >= liabilities (the bucket's published total).
+* for every bucket and asset: reserves >= liabilities (the bucket's published total; in a margin
+  snapshot the bucket's requirement ``max(equity - debt, 0)``, SPEC.md §17.5).
 
 Amounts are integers in ledger minor units; ratios are computed with integer arithmetic only.
 """
@@ -54,6 +55,13 @@ class Coverage:
     reserves: int
     addresses: int
     proven: bool | None = None  # hiding mode: set by a verified zero-knowledge solvency proof
+    equity: int | None = None  # margin: the bucket's equity and debt totals (liabilities = requirement)
+    debt: int | None = None
+
+    @property
+    def net(self) -> int | None:
+        """Margin: equity minus debt (may be negative; the requirement is its positive part)."""
+        return None if self.equity is None or self.debt is None else self.equity - self.debt
 
     @property
     def covered(self) -> bool | None:
@@ -72,9 +80,12 @@ class Coverage:
 
     def to_dict(self) -> dict[str, Any]:
         fmt = lambda v: None if v is None else format_amount(v, self.decimals)  # noqa: E731
-        return {"bucket": self.bucket, "asset": self.asset, "liabilities": fmt(self.liabilities),
-                "reserves": fmt(self.reserves), "ratio": self.ratio(), "covered": self.covered,
-                "addresses": self.addresses}
+        doc = {"bucket": self.bucket, "asset": self.asset, "liabilities": fmt(self.liabilities),
+               "reserves": fmt(self.reserves), "ratio": self.ratio(), "covered": self.covered,
+               "addresses": self.addresses}
+        if self.equity is not None:
+            doc |= {"equity": fmt(self.equity), "debt": fmt(self.debt), "net": fmt(self.net)}
+        return doc
 
 
 @dataclass
@@ -106,7 +117,8 @@ def check_segregation(snapshot: Snapshot, holdings: Iterable[Holding],
     """Check segregation and coverage of ``holdings`` against the snapshot's buckets.
 
     ``liabilities`` maps (bucket, asset) -> minor units; by default the snapshot's published
-    bucket totals (public mode). Pass ``{}`` when liabilities are hidden (hiding mode: coverage is
+    bucket totals (public mode; with margin the bucket requirements, and the report also shows
+    equity, debt and net). Pass ``{}`` when liabilities are hidden (hiding mode: coverage is
     then proven by the zero-knowledge solvency proof, and the report shows reserves only).
     """
     cfg = snapshot.config
@@ -143,11 +155,14 @@ def check_segregation(snapshot: Snapshot, holdings: Iterable[Holding],
         rk = (h.bucket, h.asset)
         reserves[rk] = reserves.get(rk, 0) + h.amount
         counts.setdefault(rk, set()).add(key[1])
-    for b in cfg.buckets:
-        for a in cfg.assets:
+    for b, summary in zip(cfg.buckets, snapshot.buckets):
+        for i, a in enumerate(cfg.assets):
             k = (b.id, a.symbol)
-            report.coverage.append(Coverage(b.id, a.symbol, a.decimals, liabilities.get(k) if liabilities else None,
-                                            reserves.get(k, 0), len(counts.get(k, ()))))
+            cov = Coverage(b.id, a.symbol, a.decimals, liabilities.get(k) if liabilities else None,
+                           reserves.get(k, 0), len(counts.get(k, ())))
+            if summary.margin:
+                cov.equity, cov.debt = summary.equity[i], summary.debt[i]  # type: ignore[index]
+            report.coverage.append(cov)
     return report
 
 

@@ -1,4 +1,4 @@
-"""Build orchestration and the public snapshot document (SPEC.md §6).
+"""Build orchestration and the public snapshot document (SPEC.md §6, §17 for margin snapshots).
 
 ``build_snapshot`` streams the ledger into one :class:`~por.tree.BucketBuilder`
 per bucket, builds every bucket tree, the top tree and the snapshot root, and
@@ -22,6 +22,7 @@ from .errors import BadInput, VerificationFailed
 from .fileio import atomic_directory, atomic_write_json, canonical_json, read_json
 from .keys import SnapshotKeys, generate_secret, write_secret
 from .ledger import LedgerStats, read_ledger
+from .margin import collateral_value, requirement
 from .store import StoreWriter
 from .tree import MAX_HEIGHT, BucketBuilder, BuiltBucket, default_height, top_height, top_tree
 
@@ -30,6 +31,7 @@ MODE_PUBLIC = "public"
 MODE_HIDING = "hiding"
 MODE_ZK = "zk"
 MODES = (MODE_PUBLIC, MODE_HIDING, MODE_ZK)
+MARGIN_PUBLIC_ONLY = "margin accounts are supported in public mode only so far"
 HEX32_RE = re.compile(r"[0-9a-f]{64}")
 HEX33_RE = re.compile(r"0[23][0-9a-f]{64}")
 UINT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -59,6 +61,11 @@ class BucketSummary:
     Public mode publishes ``totals``. Hiding mode publishes ``commitments`` (one
     33-byte Pedersen commitment per asset) and ``totals`` is None, except in the
     exchange's own copy right after a build.
+
+    Margin snapshots (SPEC.md §17) publish per-asset ``equity`` and ``debt``
+    totals, and ``totals`` is the **requirement** ``max(equity - debt, 0)``: what
+    the bucket's reserves must cover (so every consumer of ``totals`` as the
+    bucket's liabilities stays right). Build them with :meth:`with_margin`.
     """
 
     id: str
@@ -67,11 +74,35 @@ class BucketSummary:
     root: bytes
     totals: tuple[int, ...] | None
     commitments: tuple[bytes, ...] | None = None
+    equity: tuple[int, ...] | None = None
+    debt: tuple[int, ...] | None = None
+
+    @classmethod
+    def with_margin(cls, id: str, kind: str, height: int, root: bytes, equity: Sequence[int],
+                    debt: Sequence[int]) -> "BucketSummary":
+        """A margin bucket: equity and debt totals, requirement derived."""
+        e, d = tuple(int(x) for x in equity), tuple(int(x) for x in debt)
+        return cls(id, kind, height, root, requirement(e, d), None, e, d)
+
+    @property
+    def margin(self) -> bool:
+        return self.debt is not None
+
+    @property
+    def net(self) -> tuple[int, ...] | None:
+        """Margin: equity minus debt per asset (may be negative)."""
+        if self.equity is None or self.debt is None:
+            return None
+        return tuple(e - d for e, d in zip(self.equity, self.debt))
 
     @property
     def vector(self) -> tuple:
-        """What the bucket leaf hashes: the commitments in hiding mode, else the totals."""
-        return self.commitments if self.commitments is not None else self.totals  # type: ignore[return-value]
+        """What the bucket leaf hashes: the commitments in hiding mode, equity ‖ debt with margin, else the totals."""
+        if self.commitments is not None:
+            return self.commitments
+        if self.equity is not None and self.debt is not None:
+            return self.equity + self.debt
+        return self.totals  # type: ignore[return-value]
 
     def leaf(self, snapshot_id: str) -> tuple[bytes, tuple]:
         """This bucket's leaf in the top tree: ``(bucket leaf hash, totals or commitments)``."""
@@ -94,11 +125,35 @@ class Snapshot:
         return self.mode == MODE_HIDING
 
     @property
+    def margin(self) -> Any:
+        """The :class:`por.margin.MarginParams` of a margin snapshot, else None."""
+        return self.config.margin
+
+    @property
+    def version(self) -> int:
+        """Document and root version: 2 for margin snapshots, else 1."""
+        return enc.MARGIN_FORMAT_VERSION if self.config.margin is not None else enc.FORMAT_VERSION
+
+    @property
     def totals(self) -> list[int] | None:
-        """Snapshot-wide totals per asset (None when hidden)."""
+        """Snapshot-wide totals per asset (None when hidden); with margin the sum of the bucket requirements."""
         if any(b.totals is None for b in self.buckets):
             return None
         return [sum(b.totals[i] for b in self.buckets) for i in range(len(self.config.assets))]  # type: ignore[index]
+
+    @property
+    def equity(self) -> list[int] | None:
+        """Margin: snapshot-wide equity totals per asset."""
+        if not self.buckets or not all(b.margin for b in self.buckets):
+            return None
+        return [sum(b.equity[i] for b in self.buckets) for i in range(len(self.config.assets))]  # type: ignore[index]
+
+    @property
+    def debt(self) -> list[int] | None:
+        """Margin: snapshot-wide debt totals per asset."""
+        if not self.buckets or not all(b.margin for b in self.buckets):
+            return None
+        return [sum(b.debt[i] for b in self.buckets) for i in range(len(self.config.assets))]  # type: ignore[index]
 
     def bucket(self, bucket_id: str) -> BucketSummary:
         for b in self.buckets:
@@ -111,7 +166,7 @@ class Snapshot:
         symbols = self.config.symbols
         doc: dict[str, Any] = {
             "format": SNAPSHOT_FORMAT,
-            "version": enc.FORMAT_VERSION,
+            "version": self.version,
             "mode": self.mode,
             "metadata": self.config.to_dict(),
             "root": self.root.hex(),
@@ -125,6 +180,17 @@ class Snapshot:
                  "commitments": {s: c.hex() for s, c in zip(symbols, b.commitments)}}  # type: ignore[arg-type]
                 for b in self.buckets
             ]
+            return doc
+        if self.margin is not None:
+            amounts = lambda v: {s: str(x) for s, x in zip(symbols, v)}  # noqa: E731
+            doc["buckets"] = [
+                {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
+                 "equity": amounts(b.equity), "debt": amounts(b.debt), "requirement": amounts(b.totals)}
+                for b in self.buckets
+            ]
+            doc["equity"] = amounts(self.equity)
+            doc["debt"] = amounts(self.debt)
+            doc["requirement"] = amounts(self.totals)
             return doc
         doc["buckets"] = [
             {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
@@ -144,7 +210,10 @@ def compute_root(
     """Snapshot root and top vector from the metadata and the bucket summaries (SPEC.md §5, §15.2, §16.10).
 
     ``zk`` (zk mode only) is the :class:`por.zkmode.ZkParams` whose batch height and key digest the root binds.
+    With margin (``config.margin``) the vectors are equity ‖ debt and the root is version 2 (SPEC.md §17.8).
     """
+    if config.margin is not None and (mode != MODE_PUBLIC or any(not b.margin for b in buckets)):
+        raise BadInput(MARGIN_PUBLIC_ONLY, field="mode")
     leaves = [b.leaf(config.snapshot_id) for b in buckets]
     levels = top_tree(config.snapshot_id, leaves)
     top_hash, top_sums = levels[-1][0]
@@ -154,6 +223,7 @@ def compute_root(
         buckets=[(b.id, b.kind) for b in config.buckets],
         top_height=top_height(len(buckets)), top_hash=top_hash, top_sums=top_sums,
         zk=zk.binding if zk is not None else None,
+        margin=config.margin.root_bytes() if config.margin is not None else None,
     )
     return root, top_sums
 
@@ -188,16 +258,33 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     if mode not in MODES:
         raise BadInput(f"unsupported mode {mode!r} (expected one of {', '.join(MODES)})", file=file, field="mode")
     hiding = mode == MODE_HIDING
+    version = doc.get("version")
+    if type(version) is not int or version not in (enc.FORMAT_VERSION, enc.MARGIN_FORMAT_VERSION):
+        raise BadInput(f"unsupported version {version!r} (this por reads {enc.FORMAT_VERSION}, and "
+                       f"{enc.MARGIN_FORMAT_VERSION} for margin snapshots)", file=file, field="version")
+    margin = version == enc.MARGIN_FORMAT_VERSION
+    if margin and mode != MODE_PUBLIC:
+        raise BadInput(f"version {version} (margin) snapshots are public mode only", file=file, field="version")
+    meta = doc.get("metadata")
+    if isinstance(meta, dict) and ("margin" in meta) != margin:
+        raise BadInput(f"version {version} does not match the metadata: version {enc.MARGIN_FORMAT_VERSION} "
+                       f"snapshots have metadata.margin and version {enc.FORMAT_VERSION} ones do not",
+                       file=file, field="version")
     keys = {"format", "version", "mode", "metadata", "root", "top_height", "buckets"}
     if mode == MODE_ZK:
         keys.add("zk")
-    expect_keys(doc, keys if hiding else keys | {"totals"}, file=file, field="$")
+    if margin:
+        keys |= {"equity", "debt", "requirement"}
+    elif not hiding:
+        keys.add("totals")
+    expect_keys(doc, keys, file=file, field="$")
     if doc["format"] != SNAPSHOT_FORMAT:
         raise BadInput(f"format must be {SNAPSHOT_FORMAT!r}", file=file, field="format")
-    if doc["version"] != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported version {doc['version']!r} (this por reads {enc.FORMAT_VERSION})",
-                       file=file, field="version")
     config = SnapshotConfig.from_dict(doc["metadata"], file=file)
+    if (config.margin is not None) != margin:
+        raise BadInput(f"version {version} does not match the metadata: version {enc.MARGIN_FORMAT_VERSION} "
+                       f"snapshots have metadata.margin and version {enc.FORMAT_VERSION} ones do not",
+                       file=file, field="version")
     root = parse_hex32(doc["root"], file=file, field="root")
     zk = None
     if mode == MODE_ZK:
@@ -210,7 +297,9 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     buckets = []
     for i, b in enumerate(raw):
         f = f"buckets[{i}]"
-        expect_keys(b, {"id", "kind", "height", "root", "commitments" if hiding else "totals"}, file=file, field=f)
+        expect_keys(b, {"id", "kind", "height", "root"} | ({"equity", "debt", "requirement"} if margin else
+                                                            {"commitments" if hiding else "totals"}),
+                    file=file, field=f)
         if b["kind"] != config.buckets[i].kind:
             raise BadInput("kind differs from metadata", file=file, field=f"{f}.kind")
         if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= MAX_HEIGHT:
@@ -221,6 +310,12 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
         if hiding:
             commitments = parse_commitments(b["commitments"], config, file=file, field=f"{f}.commitments")
             buckets.append(BucketSummary(b["id"], b["kind"], b["height"], root_f, None, commitments))
+        elif margin:
+            buckets.append(BucketSummary.with_margin(
+                b["id"], b["kind"], b["height"], root_f,
+                _parse_amounts(b["equity"], config, file=file, field=f"{f}.equity"),
+                _parse_amounts(b["debt"], config, file=file, field=f"{f}.debt")))
+            _parse_amounts(b["requirement"], config, file=file, field=f"{f}.requirement")
         else:
             buckets.append(BucketSummary(b["id"], b["kind"], b["height"], root_f,
                                          _parse_amounts(b["totals"], config, file=file, field=f"{f}.totals")))
@@ -231,11 +326,40 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     if computed != root:
         raise VerificationFailed(f"snapshot root {root.hex()} is not the root of its own contents "
                                  f"({computed.hex()})", where=file)
-    if not hiding:
+    if margin:
+        _check_margin_document(doc, snap, top_sums, file=file)
+    elif not hiding:
         totals = _parse_amounts(doc["totals"], config, file=file, field="totals")
         if list(totals) != top_sums:
             raise VerificationFailed("totals are not the sum of the bucket totals", where=file)
     return snap
+
+
+def _check_margin_document(doc: dict[str, Any], snap: Snapshot, top_sums: Sequence[int], *, file: str) -> None:
+    """The published margin figures (SPEC.md §17.9): requirements, totals, debt flags and bucket values."""
+    config = snap.config
+    params = config.margin
+    n = len(config.assets)
+    for i, b in enumerate(snap.buckets):
+        f = f"buckets[{i}]"
+        published = _parse_amounts(doc["buckets"][i]["requirement"], config, file=file, field=f"{f}.requirement")
+        if published != b.totals:
+            raise VerificationFailed(f"bucket {b.id!r}: requirement is not max(equity - debt, 0) per asset",
+                                     where=f"{file}: {f}.requirement")
+        if not config.allows_debt(b.id) and any(b.debt):  # type: ignore[arg-type]
+            raise VerificationFailed(f"bucket {b.id!r} does not allow debts but publishes a debt total",
+                                     where=f"{file}: {f}.debt")
+        value = collateral_value(b.equity, b.debt, params)  # type: ignore[arg-type]
+        if value < 0:
+            raise VerificationFailed(f"bucket {b.id!r}: collateral value of its totals is negative "
+                                     f"({params.format_value(value)} quote units)", where=f"{file}: {f}")
+    equity = _parse_amounts(doc["equity"], config, file=file, field="equity")
+    debt = _parse_amounts(doc["debt"], config, file=file, field="debt")
+    req = _parse_amounts(doc["requirement"], config, file=file, field="requirement")
+    if list(equity) != list(top_sums[:n]) or list(debt) != list(top_sums[n:]):
+        raise VerificationFailed("equity and debt are not the sums of the bucket equity and debt totals", where=file)
+    if list(req) != snap.totals:
+        raise VerificationFailed("requirement is not the sum of the bucket requirements", where=file)
 
 
 def parse_commitment_hex(value: Any, *, file: str, field: str) -> bytes:
@@ -281,6 +405,8 @@ class BuildResult:
     clamped: int
     secret_created: bool
     accounts_per_bucket: dict[str, int] = field(default_factory=dict)
+    debts: int = 0  # margin: negative ledger amounts read as debts
+    accounts_with_debt: int = 0  # margin: rows with at least one debt (each passed the per-account rule)
 
 
 def build_trees(
@@ -295,6 +421,7 @@ def build_trees(
     hiding: bool = False,
     jobs: int | None = None,
     zk: Any = None,
+    _unsafe_skip_account_rule: bool = False,
 ) -> tuple[Snapshot, list[BuiltBucket], LedgerStats]:
     """Stream the ledger and build every tree in memory.
 
@@ -306,17 +433,27 @@ def build_trees(
     Poseidon batches of ``2^zk.batch_height`` leaves (SPEC.md §16.10).
     The returned snapshot knows the totals even in hiding mode (the exchange's copy);
     its :meth:`Snapshot.to_dict` publishes only commitments.
+
+    A config with margin (``config.margin``, SPEC.md §17) builds leaves of equity ‖ debt
+    (public mode only). ``_unsafe_skip_account_rule`` lets undercollateralised accounts
+    through: it exists only so tests can build the attack fixtures users must catch.
     """
     rep = reporter or _Quiet()
+    if config.margin is not None and (hiding or zk is not None):
+        raise BadInput(f"{MARGIN_PUBLIC_ONLY}: a config with [prices] cannot be built with "
+                       f"{'--hiding' if hiding else '--zk'} yet", field="prices")
     keys = SnapshotKeys.from_master(secret)
     n_assets = len(config.assets)
+    n_values = 2 * n_assets if config.margin is not None else n_assets
     k = zk.batch_height if zk is not None else None
-    builders = [BucketBuilder(config.snapshot_id, b.id, n_assets, keys, hiding=hiding, jobs=jobs, zk_height=k)
+    builders = [BucketBuilder(config.snapshot_id, b.id, n_values, keys, hiding=hiding, jobs=jobs, zk_height=k)
                 for b in config.buckets]
     stats = LedgerStats()
     rep.phase("reading ledger", None)
     count = 0
-    for line, account, b, amounts in read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats):
+    rows = read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats,
+                       check_accounts=not _unsafe_skip_account_rule)
+    for line, account, b, amounts in rows:
         builder = builders[b]
         idx = builder.rows
         salt = builder.add(line, account, amounts)
@@ -335,9 +472,14 @@ def build_trees(
     rep.phase("building trees", sum((2 << h) - 1 - bd.rows + ((1 << h) if k is not None else 0)
                                     for bd, h in zip(builders, heights)))
     built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
-    summaries = tuple(BucketSummary(cb.id, cb.kind, bt.height, bt.root_hash, tuple(bt.root_sums),
-                                    bt.root_commitments if hiding else None)
-                      for cb, bt in zip(config.buckets, built))
+    if config.margin is not None:
+        summaries = tuple(BucketSummary.with_margin(cb.id, cb.kind, bt.height, bt.root_hash,
+                                                    bt.root_sums[:n_assets], bt.root_sums[n_assets:])
+                          for cb, bt in zip(config.buckets, built))
+    else:
+        summaries = tuple(BucketSummary(cb.id, cb.kind, bt.height, bt.root_hash, tuple(bt.root_sums),
+                                        bt.root_commitments if hiding else None)
+                          for cb, bt in zip(config.buckets, built))
     mode = MODE_HIDING if hiding else MODE_ZK if zk is not None else MODE_PUBLIC
     root, _ = compute_root(config, summaries, mode, zk)
     return Snapshot(config, summaries, root, mode, zk), built, stats
@@ -355,6 +497,7 @@ def build_snapshot(
     hiding: bool = False,
     jobs: int | None = None,
     zk_setup: Path | None = None,
+    _unsafe_skip_account_rule: bool = False,
 ) -> BuildResult:
     """Build a snapshot into ``out_dir`` atomically (it must not exist or be empty).
 
@@ -368,6 +511,9 @@ def build_snapshot(
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
+    if config.margin is not None and (hiding or zk_setup is not None):
+        raise BadInput(f"{MARGIN_PUBLIC_ONLY}: a config with [prices] cannot be built with "
+                       f"{'--hiding' if hiding else '--zk'} yet", field="prices")
     zk = None
     if zk_setup is not None:
         from .zkmode import load_setup
@@ -386,6 +532,7 @@ def build_snapshot(
             snap, built, stats = build_trees(
                 config, ledger, secret, height=height, clamp_negative=clamp_negative, reporter=reporter,
                 on_row=writer.stage_row, hiding=hiding, jobs=jobs, zk=zk,
+                _unsafe_skip_account_rule=_unsafe_skip_account_rule,
             )
             for i, bt in enumerate(built):
                 writer.write_bucket(i, bt.positions, bt.levels, bt.zk_fields)
@@ -398,5 +545,6 @@ def build_snapshot(
         if created:
             write_secret(stage / "secret.key", secret)
     return BuildResult(snap, out_dir, stats.rows, stats.clamped, created,
-                       {b.id: bt.rows for b, bt in zip(config.buckets, built)})
+                       {b.id: bt.rows for b, bt in zip(config.buckets, built)}, stats.debts,
+                       stats.accounts_with_debt)
 

@@ -9,7 +9,7 @@ Tables::
     zk_leaves(bucket, chunk, fields)                        -- zk mode: account ‖ salt field elements per leaf
 
 ``bucket`` is the index of the bucket in canonical (sorted) order; ``hashes`` is
-32 bytes per node, ``sums`` is A big-endian u64 per node. In hiding mode
+32 bytes per node, ``sums`` is A big-endian u64 per node (2A with margin accounts: equity then debt). In hiding mode
 ``commits`` holds A 33-byte commitments per node and ``blinds`` their A 32-byte
 blinding sums (empty blobs in public mode). In zk mode the lowest ``k`` levels
 hold Poseidon hashes (32-byte field elements), ``zk_leaves`` the circuit's

@@ -296,23 +296,34 @@ def _parent(left: tuple[bytes, Vector], right: tuple[bytes, Vector], where: str)
     return enc.node_hash(left[0], left[1], right[0], right[1]), total
 
 
+NodeCheck = Callable[[Vector, str], None]
+"""Called on a node's vector with a description of where it is; raises VerificationFailed to reject it."""
+
+
 def climb(
     leaf: tuple[bytes, Vector],
     index: int,
     siblings: Sequence[tuple[bytes, Vector]],
     *,
     where: str = "path",
+    check: NodeCheck | None = None,
 ) -> tuple[bytes, list]:
     """Recompute the root from a leaf, its index and its siblings (bottom-up).
 
     At level ``i`` the running node is the right child when bit ``i`` of
     ``index`` is set. Every parent sum is checked to stay below 2^64 (public
-    mode); commitments are added as points (hiding mode).
+    mode); commitments are added as points (hiding mode). ``check`` (margin
+    mode: the collateral-value rule) sees every sibling and every computed parent,
+    bottom-up; the leaf itself is the caller's to check.
     """
     if index >> len(siblings):
         raise VerificationFailed(f"leaf index {index} is outside a tree of height {len(siblings)}", where=where)
     node = (leaf[0], list(leaf[1]))
     for level, sib in enumerate(siblings):
         here = f"{where}, level {level + 1}"
+        if check is not None:
+            check(sib[1], f"{where}[{level}] (sibling at level {level})")
         node = _parent(sib, node, here) if (index >> level) & 1 else _parent(node, sib, here)
+        if check is not None:
+            check(node[1], f"{where} (computed node at level {level + 1})")
     return node

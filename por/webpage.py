@@ -26,8 +26,11 @@ def _embed_json(doc: object) -> str:
 def verifier_page(snapshot: Snapshot) -> str:
     """The HTML text of the verifier page for ``snapshot``."""
     if snapshot.mode != "public":
-        raise BadInput("the browser verifier checks public-mode snapshots only; hiding-mode proofs are verified "
-                       "with `por verify` (it needs secp256k1 and Bulletproofs)", field="snapshot")
+        raise BadInput(f"the browser verifier checks public-mode snapshots only; {snapshot.mode}-mode proofs are "
+                       "verified with `por verify` (secp256k1 and Bulletproofs, or the BN254 pairing)", field="snapshot")
+    if snapshot.config.margin is not None:
+        raise BadInput("the browser verifier reads version 1 proofs only; margin snapshots (version 2) are "
+                       "verified with `por verify`", field="snapshot")
     web = resources.files("por") / "web"
     page = (web / "verifier.html").read_text(encoding="utf-8")
     js = (web / "verifier.js").read_text(encoding="utf-8")

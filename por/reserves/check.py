@@ -69,7 +69,9 @@ def verify_reserves(snapshot: Snapshot, reserves: ReservesFile, *, rpc_url: str 
                     ) -> ReservesReport:
     """Verify every attestation of ``reserves`` and check segregation and coverage against ``snapshot``.
 
-    A hiding-mode snapshot publishes no liabilities: coverage is then shown by the
+    The liabilities of a bucket and asset are its published total, or with margin accounts its
+    requirement ``max(equity - debt, 0)`` (SPEC.md §17.5); the report then also carries the bucket's
+    equity, debt and net. A hiding-mode snapshot publishes no liabilities: coverage is then shown by the
     zero-knowledge ``solvency`` proof document (SPEC.md §15.5), which must be for
     exactly the reserves verified here; without one, coverage is reported as not shown.
     """
