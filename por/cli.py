@@ -650,6 +650,7 @@ def demo(
     users: Annotated[int, typer.Option(min=1, max=1_000_000, help="Number of generated users.")] = 1000,
     workdir: Annotated[Optional[Path], typer.Option(help="Work here instead of a temp dir (must not exist).")] = None,
     chain: Annotated[bool, typer.Option("--chain/--no-chain", help="Also run the on-chain reserves story on a local anvil.")] = True,
+    zk: Annotated[bool, typer.Option("--zk/--no-zk", help="Also run the zk-mode story (local testing-only Groth16 setup: minutes the first time, cached after).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the whole story: build, prove, verify, audit, attacks rejected; reserves, segregation, anchoring on anvil."""
@@ -659,7 +660,7 @@ def demo(
         if workdir is not None and workdir.exists():
             raise BadInput("--workdir must not exist yet", file=str(workdir))
         with _reporter(as_json) as rep:
-            report = run_demo(users, workdir=workdir, reporter=rep, chain=chain)
+            report = run_demo(users, workdir=workdir, reporter=rep, chain=chain, zk=zk)
         if as_json:
             _emit_json(report.to_dict())
         else:
