@@ -174,7 +174,8 @@ def _hiding_story(cfg: Path, ledger: Path, base: Path, secret: bytes, victim: st
         report.steps.append(Check("attack: hiding: one bucket short by one unit", True, f"rejected (no proof exists): {exc}"))
 
 
-ZK_DEMO_ENTROPY = "por demo local setup (TESTING ONLY)"
+ZK_DEMO_ENTROPY = "por/v1 zk test vectors"
+"""The tests' local-setup entropy: the demo then shares their cached phase 1 (testing only either way)."""
 
 
 def _zk_story(base: Path, report: DemoReport, reporter: Reporter | None) -> None:

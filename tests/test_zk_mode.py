@@ -371,3 +371,12 @@ def load_setup_digest(directory: Path) -> str:
     from por.zk.groth16 import load_verifying_key
 
     return load_verifying_key(directory / "verification_key.json").digest().hex()
+
+
+def test_demo_zk_story(tmp_path: Path) -> None:
+    r = run("demo", "--users", "30", "--no-chain", "--zk", "--workdir", tmp_path / "d", "--json")
+    assert r.exit_code == 0, r.output
+    steps = {s["name"]: s for s in json.loads(r.stdout)["steps"]}
+    zk = {n: s for n, s in steps.items() if "zk" in n}
+    assert len(zk) == 7 and all(s["ok"] for s in zk.values())
+    assert "no witness" in steps["attack: zk: field-wrapped negative balance"]["detail"]
