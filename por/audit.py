@@ -63,7 +63,9 @@ def audit(
     published = load_snapshot(snapshot_path)  # raises if the document is not self-consistent
     report.snapshot = published
     report.add("snapshot.json self-consistent", True, "root recomputed from its bucket roots and "
-               + ("commitments" if published.hiding else "equity and debt totals (requirements recomputed)"
+               + (("equity and debt commitments (debt-free buckets commit to zero debt publicly)"
+                   if published.config.margin is not None else "commitments") if published.hiding
+                  else "equity and debt totals (requirements recomputed)"
                   if published.margin is not None else "totals"))
     config = load_config(config_path)
     if config != published.config:
@@ -87,7 +89,11 @@ def audit(
         dec = [a.decimals for a in config.assets]
         if published.hiding:
             # the report may be shared: say which commitments differ, never the amounts behind them
-            differ = [a.symbol for a, n, p in zip(config.assets, new.commitments or (), pub.commitments or ()) if n != p]
+            names = [a.symbol for a in config.assets]
+            if config.margin is not None:  # 2A commitments: equity then debt per asset
+                names = [f"equity {s}" for s in names] + [f"debt {s}" for s in names]
+            differ = [name for name, n, p in zip(names, new.commitments or (), pub.commitments or (), strict=True)
+                      if n != p]
             report.add(f"bucket {pub.id} commitments", not differ,
                        "commitments re-derived from ledger + secret equal the published ones" if not differ else
                        f"re-derived commitments differ for {', '.join(differ)} (amounts withheld: hiding mode)")

@@ -1,5 +1,7 @@
 """`por solvency`: zero-knowledge solvency of a hiding-mode snapshot (SPEC.md §15.5), as a typer sub-app.
 
+Margin snapshots in hiding mode (version 2) prove reserves >= max(equity - debt, 0) per bucket x asset.
+
 Registered by the main CLI with ``app.add_typer(solvency_app, name="solvency")``.
 Exit codes as everywhere: 0 ok, 1 verification failed (invalid proof, or
 insolvent: no proof can be made), 2 bad input.
@@ -82,12 +84,19 @@ def verify_cmd(
         if as_json:
             _cli()._emit_json({"ok": True, **doc})
             return
-        t = Table(title=f"SOLVENT: snapshot {res.snapshot_id} ({doc['mode']})")
-        for col in ("bucket", "asset", "reserves", *(["liabilities"] if res.revealed is not None else []), "covered"):
-            t.add_column(col, justify="right" if col in ("reserves", "liabilities") else "left")
+        margin = snap.config.margin is not None
+        title = f"SOLVENT: snapshot {res.snapshot_id} ({doc['mode']})"
+        if margin:
+            title += " — margin: reserves cover the requirement max(equity - debt, 0)"
+        t = Table(title=title)
+        figures = []
+        if res.revealed is not None:
+            figures = ["equity", "debt", "liabilities"] if res.revealed_equity is not None else ["liabilities"]
+        for col in ("bucket", "asset", "reserves", *figures, "covered"):
+            name = "requirement" if margin and col == "liabilities" else col
+            t.add_column(name, justify="left" if col in ("bucket", "asset", "covered") else "right")
         for row in doc["coverage"]:
-            t.add_row(row["bucket"], row["asset"], row["reserves"],
-                      *([row["liabilities"]] if res.revealed is not None else []), "[green]yes[/]")
+            t.add_row(row["bucket"], row["asset"], row["reserves"], *[row[c] for c in figures], "[green]yes[/]")
         _cli().out.print(t)
         for c in res.checks:
             _cli().out.print(f"  [green]ok[/] {c}")

@@ -11,6 +11,15 @@ of one bucket tree. Large trees are split into aligned blocks (complete
 subtrees) that worker processes commit in parallel; the result does not depend
 on the split. This module also holds the byte-level helpers that add
 commitment vectors (used by the top tree and by verifiers).
+
+Margin snapshots in hiding mode (format version 2, ``build/margin-hiding-spec.md``):
+every node commits to ``2A`` values, equity then debt per asset. Slot ``u`` of a
+leaf gets the blinding ``r_u(seed)`` with ``u16(u)`` (so the equity slots are the
+version 1 ones), except in a bucket without ``allow_debt``, whose debt slots use
+the *public* blinding 1 (``fixed_blindings``): there every node's debt commitment
+is ``2^level * H``, which anyone can check is a commitment to zero. The
+collateral-value commitment of a node, ``C_V = sum_a f_eq[a]*C_E[a] - f_debt[a]*C_D[a]``,
+is derived from its commitments by :func:`collateral_commitment`.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import numpy as np
 
 from .encoding import POINT_LEN
 from .errors import BadInput, VerificationFailed
-from .group import N, Point, pairwise_sums
+from .group import N, Point, multiscalar_mul, pairwise_sums
 from .keys import Prf, blinding_factors
 from .pedersen import H, commit
 
@@ -82,20 +91,34 @@ def _next_level(points: list[Point], rs: list[int], n_assets: int) -> tuple[list
     return pairwise_sums(_parents(points, n_assets)), [(pr[i] + pr[i + 1]) % N for i in range(0, len(pr), 2)]
 
 
-def _commit_block(task: tuple[bytes, bytes, bytes, int]) -> list[tuple[bytes, bytes]]:
+Fixed = tuple[int | None, ...] | None
+"""Per slot: ``None`` (blinding derived from the leaf seed) or a public blinding used for every leaf."""
+
+
+def _leaf_blindings(prf: Prf, seed: bytes, n_slots: int, fixed: Fixed) -> list[int]:
+    """The blinding of each slot of one leaf: ``r_u(seed)`` (SPEC.md §15.1 with ``u16(u)``) or the fixed one."""
+    if fixed is None:
+        return blinding_factors(prf, seed, n_slots, N)
+    m = N - 1
+    return [1 + int.from_bytes(prf(seed + u.to_bytes(2, "big")), "big") % m if f is None else f
+            for u, f in enumerate(fixed)]
+
+
+def _commit_block(task: tuple[bytes, bytes, bytes, int, Fixed]) -> list[tuple[bytes, bytes]]:
     """Worker: commitments and blinding sums of every level of one aligned block of leaves.
 
-    ``task`` is ``(k_blinding, seeds, values, A)``: the leaves' 32-byte seeds (salt or
-    padding seed) concatenated, their values as native uint64 ``[leaf][asset]``.
+    ``task`` is ``(k_blinding, seeds, values, A, fixed)``: the leaves' 32-byte seeds (salt or
+    padding seed) concatenated, their values as native uint64 ``[leaf][slot]``, the number of
+    slots per node and the fixed public blindings (or None).
     Returns ``(commits, blinds)`` bytes per level, the block's leaves first.
     """
-    key, seeds, values, n_assets = task
+    key, seeds, values, n_assets, fixed = task
     prf = Prf(key, "sha512")
     vals = np.frombuffer(values, dtype=np.uint64).tolist()
     count = len(seeds) // 32
     rs: list[int] = []
     for i in range(count):
-        rs += blinding_factors(prf, seeds[32 * i : 32 * i + 32], n_assets, N)
+        rs += _leaf_blindings(prf, seeds[32 * i : 32 * i + 32], n_assets, fixed)
     points = [commit(v, r) for v, r in zip(vals, rs)]
     levels = [(_encode_points(points), _encode_scalars(rs))]
     while len(points) > n_assets:
@@ -111,23 +134,30 @@ def commit_levels(
     *,
     jobs: int | None = None,
     progress: Progress | None = None,
+    fixed_blindings: Fixed = None,
 ) -> list[CommittedLevel]:
     """Commitments and blinding sums of every level of a bucket tree, leaves (level 0) to root.
 
     ``seeds`` holds the 32-byte seed of each leaf *in position order*; ``values`` is the
     ``(2^h, A)`` uint64 array of leaf values in the same order. ``jobs`` worker
     processes (default: all cores) share the work when the tree is large.
-    ``progress`` is called with the number of nodes done.
+    ``progress`` is called with the number of nodes done. ``fixed_blindings`` (one entry
+    per slot) replaces the derived blinding of a slot by a public one in every leaf.
     """
     capacity, n_assets = values.shape
     if len(seeds) != 32 * capacity or capacity & (capacity - 1):
         raise ValueError("seeds and values must describe 2^h leaves")
+    if fixed_blindings is not None:
+        fixed_blindings = tuple(fixed_blindings)
+        if len(fixed_blindings) != n_assets or any(f is not None and not 0 < f < N for f in fixed_blindings):
+            raise ValueError("fixed_blindings must give one blinding in [1, N) or None per slot")
     height = capacity.bit_length() - 1
     jobs = jobs or os.cpu_count() or 1
     split = min(height, _SPLIT_LEVELS) if jobs > 1 and capacity >= PARALLEL_MIN_LEAVES else 0
     block = capacity >> split
     tasks = [
-        (blinding_key, seeds[32 * i : 32 * (i + block)], np.ascontiguousarray(values[i : i + block]).tobytes(), n_assets)
+        (blinding_key, seeds[32 * i : 32 * (i + block)], np.ascontiguousarray(values[i : i + block]).tobytes(),
+         n_assets, fixed_blindings)
         for i in range(0, capacity, block)
     ]
     results: list[list[tuple[bytes, bytes]]] = []
@@ -191,13 +221,69 @@ def blinding_vector(raw: bytes) -> list[int]:
     return [int.from_bytes(raw[i : i + SCALAR_LEN], "big") for i in range(0, len(raw), SCALAR_LEN)]
 
 
+# ---------------------------------------------------------------- margin accounts (version 2, hiding mode)
+
+NO_DEBT_BLINDING = 1
+"""Public blinding of every leaf's debt slots in a bucket without ``allow_debt`` (its debts are all zero)."""
+
+_zero_debt_cache: dict[int, bytes] = {}
+
+
+def zero_debt_commitment(level: int) -> bytes:
+    """The debt commitment of every node at ``level`` of a bucket without ``allow_debt``: ``(2^level mod N)*H``.
+
+    Such a bucket's leaves commit to debt 0 with the public blinding 1, so a node that
+    sums ``2^level`` leaves commits to 0 with blinding ``2^level``: anyone can check it.
+    """
+    if level not in _zero_debt_cache:
+        _zero_debt_cache[level] = commit(0, pow(2, level, N)).to_bytes()
+    return _zero_debt_cache[level]
+
+
+def no_debt_fixed_blindings(n_assets: int) -> tuple[int | None, ...]:
+    """``fixed_blindings`` of a margin bucket without ``allow_debt``: equity slots derived, debt slots 1."""
+    return (None,) * n_assets + (NO_DEBT_BLINDING,) * n_assets
+
+
+def collateral_commitment(vector: Sequence[bytes] | Sequence[Point], f_eq: Sequence[int],
+                          f_debt: Sequence[int]) -> Point:
+    """``C_V = sum_a f_eq[a]*C_E[a] + (N - f_debt[a])*C_D[a]`` of a node's ``2A`` commitments (equity ‖ debt).
+
+    It commits to the node's collateral value ``V = sum_a f_eq[a]*E_a - f_debt[a]*D_a`` (mod N) with
+    blinding ``sum_a f_eq[a]*r_E[a] - f_debt[a]*r_D[a]`` (mod N); see :func:`collateral_opening`.
+    May be the point at infinity (e.g. a top-tree padding node when no asset has a haircut).
+    """
+    n = len(f_eq)
+    if len(vector) != 2 * n or len(f_debt) != n:
+        raise ValueError("a margin node has 2A commitments (equity then debt) and A factors of each kind")
+    points = [c if isinstance(c, Point) else Point.from_bytes(bytes(c)) for c in vector]
+    scalars = [f % N for f in f_eq] + [(-f) % N for f in f_debt]
+    return multiscalar_mul(scalars, points)
+
+
+def collateral_opening(values: Sequence[int], blinds: Sequence[int], f_eq: Sequence[int],
+                       f_debt: Sequence[int]) -> tuple[int, int]:
+    """The opening ``(V, rho)`` of :func:`collateral_commitment`: ``V`` the exact (signed) integer value."""
+    n = len(f_eq)
+    if len(values) != 2 * n or len(blinds) != 2 * n:
+        raise ValueError("a margin node has 2A values and 2A blindings")
+    value = sum(f * v for f, v in zip(f_eq, values[:n])) - sum(f * v for f, v in zip(f_debt, values[n:]))
+    rho = (sum(f * r for f, r in zip(f_eq, blinds[:n])) - sum(f * r for f, r in zip(f_debt, blinds[n:]))) % N
+    return value, rho
+
+
 __all__ = [
     "CommittedLevel",
     "PARALLEL_MIN_LEAVES",
     "TOP_PAD_BLINDING",
     "add_vectors",
+    "NO_DEBT_BLINDING",
     "blinding_vector",
+    "collateral_commitment",
+    "collateral_opening",
     "commit_levels",
+    "no_debt_fixed_blindings",
     "parse_commitment",
     "top_pad_commitments",
+    "zero_debt_commitment",
 ]

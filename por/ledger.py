@@ -29,6 +29,7 @@ from typing import IO
 
 from .config import SnapshotConfig
 from .encoding import U64_LIMIT
+from .margin import format_decimal
 from .errors import BadInput
 from .fileio import reject_duplicate_keys
 from .margin import account_shortfall
@@ -81,13 +82,7 @@ def parse_amount(text: str, decimals: int) -> int:
 
 def format_amount(minor: int, decimals: int) -> str:
     """Integer minor units -> exact decimal string (inverse of :func:`parse_amount`, trailing zeros trimmed)."""
-    sign = "-" if minor < 0 else ""
-    minor = abs(minor)
-    if decimals == 0:
-        return f"{sign}{minor}"
-    whole, frac = divmod(minor, 10**decimals)
-    frac_s = str(frac).rjust(decimals, "0").rstrip("0")
-    return f"{sign}{whole}.{frac_s}" if frac_s else f"{sign}{whole}"
+    return format_decimal(minor, decimals)
 
 
 def _check_account_id(value: object, err) -> str:

@@ -85,6 +85,7 @@ def format_decimal(units: int, digits: int) -> str:
     Canonical: ASCII digits, no leading zeros in the integer part (``"0"`` for
     zero), a ``.`` only when a non-zero fraction follows, no trailing fraction
     zeros, ``-`` prefix for negatives, never ``"-0"``. Exact; nothing is rounded.
+    (The same text as :func:`por.ledger.format_amount`, which delegates here.)
     """
     sign = "-" if units < 0 else ""
     units = abs(units)

@@ -12,6 +12,14 @@ Margin snapshots (version 2, SPEC.md §17.10): entries and path nodes carry
 verifier also checks that its own leaf and every sibling and computed node on
 both paths has a non-negative collateral value (base haircuts), so no subtree
 next to the user can hide a net-negative set of accounts.
+
+Margin snapshots in hiding mode (version 2, ``"mode": "hiding"``, SPEC.md §17.16):
+entries open the user's own equity and debt commitments; path nodes carry
+``equity_commitments`` and ``debt_commitments``; ``range_proof`` (64 bits) covers
+every sibling's 2A commitments and the snapshot-wide ones, and
+``collateral_range_proof`` (128 bits, transcript ``"inclusion-collateral"``) covers
+the collateral-value commitment ``C_V`` of every sibling and of the snapshot-wide
+total, so a subtree with a negative collateral value next to the path is caught.
 """
 
 from __future__ import annotations
@@ -31,7 +39,13 @@ from .fileio import read_json
 from .ledger import format_amount, parse_amount
 from .margin import MarginParams, collateral_value
 from . import rangeproof
-from .commitments import TOP_PAD_BLINDING
+from .commitments import (
+    NO_DEBT_BLINDING,
+    TOP_PAD_BLINDING,
+    collateral_commitment,
+    collateral_opening,
+    zero_debt_commitment,
+)
 from .group import N, Point
 from .pedersen import commit
 from .snapshot import (
@@ -44,6 +58,7 @@ from .snapshot import (
     parse_commitments,
     parse_hex32,
     parse_uint64,
+    snapshot_root,
 )
 from .store import Store
 from .transcript import Transcript
@@ -72,6 +87,17 @@ def _commit_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[bytes]]) -> 
     return {"hash": node[0].hex(), "commitments": {s: c.hex() for s, c in zip(symbols, node[1], strict=True)}}
 
 
+def _margin_commit_doc(symbols: Sequence[str], node: tuple[bytes, Sequence[bytes]]) -> dict[str, Any]:
+    n = len(symbols)
+    return {"hash": node[0].hex(),
+            "equity_commitments": {s: c.hex() for s, c in zip(symbols, node[1][:n], strict=True)},
+            "debt_commitments": {s: c.hex() for s, c in zip(symbols, node[1][n:], strict=True)}}
+
+
+def _scalar_hex(r: int) -> str:
+    return r.to_bytes(32, "big").hex()
+
+
 @dataclass(frozen=True)
 class Opening:
     """The values and blinding factors behind a node's per-asset commitments (hiding mode; private)."""
@@ -97,6 +123,8 @@ def top_openings(bucket_roots: Sequence[Opening]) -> list[list[Opening]]:
 
 RANGE_BITS = 64
 PATH_PROTOCOL = "inclusion-path"
+COLLATERAL_BITS = 128
+COLLATERAL_PROTOCOL = "inclusion-collateral"
 
 
 def path_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
@@ -106,6 +134,29 @@ def path_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
     t.append_message("bucket", bucket_id.encode("utf-8"))
     t.append_u64("index", index)
     return t
+
+
+def collateral_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
+    """The transcript of a margin hiding-mode collateral range proof, before its statement (SPEC.md §17.16)."""
+    t = Transcript(COLLATERAL_PROTOCOL)
+    t.append_message("snapshot-root", root)
+    t.append_message("bucket", bucket_id.encode("utf-8"))
+    t.append_u64("index", index)
+    return t
+
+
+def collateral_statement(nodes: Sequence[Sequence[bytes]], params: MarginParams) -> list[Point]:
+    """The collateral-value commitments ``C_V`` of ``nodes`` (each 2A commitments), omitting any that is ``O``.
+
+    ``C_V = O`` means the node's collateral value is 0 (binding), so it needs no range proof and
+    cannot be encoded; honest builds meet it only for top-tree padding when no asset has a haircut.
+    """
+    out = []
+    for vec in nodes:
+        c = collateral_commitment(vec, params.f_eq, params.f_debt)
+        if not c.is_identity:
+            out.append(c)
+    return out
 
 
 class Prover:
@@ -124,10 +175,18 @@ class Prover:
         if self.snapshot.hiding:
             self._top_open = top_openings([self.bucket_root_opening(i) for i in range(len(self.snapshot.buckets))])
 
-    def bucket_root_opening(self, bucket: int) -> Opening:
-        """Hiding mode: the values and blinding factors of a bucket root's commitments (private)."""
+    @property
+    def n_values(self) -> int:
+        """Values per node: A, or 2A (equity then debt) in a margin snapshot."""
         n = len(self.snapshot.config.assets)
-        node = self.store.committed_node(bucket, self.snapshot.buckets[bucket].height, 0, n)
+        return 2 * n if self.snapshot.config.margin is not None else n
+
+    def bucket_root_opening(self, bucket: int) -> Opening:
+        """Hiding mode: the values and blinding factors of a bucket root's commitments (private).
+
+        In a margin snapshot: 2A values and blindings, equity then debt per asset.
+        """
+        node = self.store.committed_node(bucket, self.snapshot.buckets[bucket].height, 0, self.n_values)
         return Opening(tuple(node.sums), tuple(node.blinds))
 
     @property
@@ -152,6 +211,9 @@ class Prover:
         for bucket, position, salt in leaves:
             summary = self.snapshot.buckets[bucket]
             n = len(symbols)
+            if self.snapshot.hiding and cfg.margin is not None:
+                entries.append(self._margin_hiding_entry(bucket, position, bytes(salt), account_id))
+                continue
             if self.snapshot.hiding:
                 entries.append(self._hiding_entry(bucket, position, bytes(salt)))
                 continue
@@ -245,6 +307,76 @@ class Prover:
             "top_index": bucket,
             "top_path": [_commit_doc(symbols, node) for node in top_path],
             "range_proof": proof.to_hex(),
+        }
+
+
+    def _margin_hiding_entry(self, bucket: int, position: int, salt: bytes, account_id: str) -> dict[str, Any]:
+        """One bucket's entry of a margin hiding-mode proof (SPEC.md §17.16): own opening, path
+        commitments, the 64-bit range proof over every sibling's 2A commitments and the totals, and the
+        128-bit range proof over their collateral-value commitments."""
+        snap = self.snapshot
+        cfg = snap.config
+        params = cfg.margin
+        assert params is not None
+        symbols = cfg.symbols
+        n = len(symbols)
+        summary = snap.buckets[bucket]
+        leaf = self.store.committed_node(bucket, 0, position, 2 * n)
+        path = self.store.committed_siblings(bucket, position, summary.height, 2 * n)
+        top_levels = len(self._top) - 1
+        top_path = [self._top[lvl][(bucket >> lvl) ^ 1] for lvl in range(top_levels)]
+        top_open = [self._top_open[lvl][(bucket >> lvl) ^ 1] for lvl in range(top_levels)]
+        openings = [Opening(tuple(s.sums), tuple(s.blinds)) for s in path] + top_open + [self.top_opening]
+        vectors = [tuple(s.commits) for s in path] + [tuple(vec) for _, vec in top_path] + [tuple(self._top[-1][0][1])]
+        nonce_key = self.store.nonce_key()
+
+        # 1. every sibling's and the total's 2A values in [0, 2^64)
+        values = [v for o in openings for v in o.values]
+        blinds = [r for o in openings for r in o.blinds]
+        transcript = path_transcript(snap.root, summary.id, position)
+        witness = b"".join(enc.u64(v) + r.to_bytes(32, "big") for v, r in zip(values, blinds))
+        proof, commitments = rangeproof.prove(transcript, values, blinds, RANGE_BITS,
+                                              rng=transcript.witness_rng(nonce_key, witness))
+        if [c.to_bytes() for c in commitments] != [c for vec in vectors for c in vec]:  # pragma: no cover
+            raise BadInput("store is inconsistent: a node's opening does not match its commitment",
+                           file=str(self.store.path))
+
+        # 2. every sibling's and the total's collateral value in [0, 2^128)
+        c_values, c_blinds, c_points = [], [], []
+        for o, vec in zip(openings, vectors):
+            point = collateral_commitment(vec, params.f_eq, params.f_debt)
+            if point.is_identity:
+                continue  # value 0 (binding): omitted from the statement, like the verifier does
+            value, rho = collateral_opening(o.values, o.blinds, params.f_eq, params.f_debt)
+            if commit(value % N, rho) != point:  # pragma: no cover - store damage
+                raise BadInput("store is inconsistent: a collateral opening does not match", file=str(self.store.path))
+            c_values.append(value)
+            c_blinds.append(rho)
+            c_points.append(point)
+        ctranscript = collateral_transcript(snap.root, summary.id, position)
+        cwitness = b"".join((v % N).to_bytes(32, "big") + r.to_bytes(32, "big") for v, r in zip(c_values, c_blinds))
+        try:
+            cproof, _ = rangeproof.prove(ctranscript, c_values, c_blinds, COLLATERAL_BITS,
+                                         rng=ctranscript.witness_rng(nonce_key, cwitness))
+        except ValueError as exc:
+            raise VerificationFailed(
+                f"cannot prove {account_id!r}: a subtree beside its path (or the snapshot total) has a negative "
+                f"collateral value, i.e. holds undercollateralised accounts ({exc})",
+                where=f"bucket {summary.id}, leaf {position}") from None
+        return {
+            "bucket": summary.id,
+            "height": summary.height,
+            "index": position,
+            "salt": salt.hex(),
+            "equity": _sums_dict(symbols, leaf.sums[:n]),
+            "debt": _sums_dict(symbols, leaf.sums[n:]),
+            "equity_blindings": {s: _scalar_hex(r) for s, r in zip(symbols, leaf.blinds[:n])},
+            "debt_blindings": {s: _scalar_hex(r) for s, r in zip(symbols, leaf.blinds[n:])},
+            "path": [_margin_commit_doc(symbols, (s.hash, s.commits)) for s in path],
+            "top_index": bucket,
+            "top_path": [_margin_commit_doc(symbols, node) for node in top_path],
+            "range_proof": proof.to_hex(),
+            "collateral_range_proof": cproof.to_hex(),
         }
 
 
@@ -428,6 +560,31 @@ def _parse_commit_node(obj: Any, config: SnapshotConfig, *, file: str, field: st
             parse_commitments(obj["commitments"], config, file=file, field=f"{field}.commitments"))
 
 
+def _parse_margin_commit_node(
+    obj: Any, config: SnapshotConfig, *, file: str, field: str,
+) -> tuple[bytes, tuple[bytes, ...]]:
+    """A margin hiding-mode path node: hash, equity and debt commitments -> ``(hash, equity ‖ debt commitments)``."""
+    expect_keys(obj, {"hash", "equity_commitments", "debt_commitments"}, file=file, field=field)
+    return (parse_hex32(obj["hash"], file=file, field=f"{field}.hash"),
+            parse_commitments(obj["equity_commitments"], config, file=file, field=f"{field}.equity_commitments")
+            + parse_commitments(obj["debt_commitments"], config, file=file, field=f"{field}.debt_commitments"))
+
+
+def _check_zero_debt_path(own_debt_blindings: Sequence[int], path: Sequence[tuple[bytes, Sequence[bytes]]], n: int,
+                          *, where: str) -> None:
+    """A margin hiding-mode bucket without ``allow_debt``: the own leaf's debt blindings are the public 1 and
+    every sibling's debt commitments are the public commitments to zero ``2^level * H`` (SPEC.md §17.16)."""
+    if any(r != NO_DEBT_BLINDING for r in own_debt_blindings):
+        raise VerificationFailed("a bucket without allow_debt commits to zero debt with the public blinding "
+                                 f"{NO_DEBT_BLINDING}; the own leaf's debt blindings differ",
+                                 where=f"{where}, own leaf")
+    for level, (_, vec) in enumerate(path):
+        if any(c != zero_debt_commitment(level) for c in vec[n:]):
+            raise VerificationFailed("a node of a bucket without allow_debt carries a debt commitment that is not "
+                                     f"the public commitment to zero 2^{level}*H",
+                                     where=f"{where}, path[{level}] (sibling at level {level})")
+
+
 def _parse_blindings(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> list[int]:
     expect_keys(obj, set(symbols), file=file, field=field)
     out = []
@@ -463,6 +620,28 @@ def _verify_path_range_proof(
     except VerificationFailed as exc:
         raise VerificationFailed(f"{exc.reason} (a sibling or total on the path may be negative or "
                                  f"≥ 2^{RANGE_BITS})", where=f"{where}, range_proof") from None
+
+
+def _verify_collateral_range_proof(
+    proof_hex: Any, statement: Sequence[Point], root: bytes, bucket_id: str, index: int, *, file: str, field: str,
+    where: str,
+) -> None:
+    """Check the 128-bit aggregated range proof over the path's collateral-value commitments (SPEC.md §17.16)."""
+    if not isinstance(proof_hex, str):
+        raise BadInput("must be a hex string", file=file, field=field)
+    if not statement:  # pragma: no cover - needs the total's C_V to be O (probability 2^-256 when honest)
+        raise VerificationFailed("the snapshot total's collateral-value commitment is the point at infinity",
+                                 where=f"{where}, collateral_range_proof")
+    try:
+        proof = rangeproof.RangeProof.from_hex(proof_hex, rounds=rangeproof.rounds_for(COLLATERAL_BITS, len(statement)))
+    except BadInput as exc:
+        raise BadInput(exc.reason, file=file, field=field) from None
+    try:
+        rangeproof.verify(collateral_transcript(root, bucket_id, index), statement, proof, COLLATERAL_BITS)
+    except VerificationFailed as exc:
+        raise VerificationFailed(f"{exc.reason} (a sibling subtree or the total on the path may have a negative "
+                                 "collateral value: undercollateralised accounts)",
+                                 where=f"{where}, collateral_range_proof") from None
 
 
 def _index(value: Any, *, file: str, field: str) -> int:
@@ -532,8 +711,8 @@ def _verify(
                            file=file, field="snapshot")
     config = SnapshotConfig.from_dict(snap_doc["metadata"], file=file)
     margin = config.margin
-    if margin is not None and mode != MODE_PUBLIC:
-        raise BadInput("margin proofs are public mode only", file=file, field="mode")
+    if margin is not None and zk_mode:
+        raise BadInput("margin proofs are public or hiding mode only", file=file, field="mode")
     zk = None
     if zk_mode:
         from .zkmode import ZkParams, verify_entry_batch
@@ -574,7 +753,9 @@ def _verify(
         entry_keys = {"bucket", "height", "index", "salt", "balances", "path", "top_index", "top_path"}
         if margin is not None:
             entry_keys = (entry_keys - {"balances"}) | {"equity", "debt"}
-        if hiding:
+        if hiding and margin is not None:
+            entry_keys |= {"equity_blindings", "debt_blindings", "range_proof", "collateral_range_proof"}
+        elif hiding:
             entry_keys |= {"blindings", "range_proof"}
         elif zk is not None:
             entry_keys.add("batch")
@@ -601,7 +782,10 @@ def _verify(
             balances = _parse_sums(e["balances"], symbols, file=file, field=f"{f}.balances")
         if not isinstance(e["path"], list) or not isinstance(e["top_path"], list):
             raise BadInput("path and top_path must be lists", file=file, field=f)
-        parse_node = _parse_commit_node if hiding else _parse_margin_node if margin is not None else _parse_node
+        if hiding:
+            parse_node = _parse_margin_commit_node if margin is not None else _parse_commit_node
+        else:
+            parse_node = _parse_margin_node if margin is not None else _parse_node
         path = [parse_node(s, config, file=file, field=f"{f}.path[{j}]") for j, s in enumerate(e["path"])]
         top = [parse_node(s, config, file=file, field=f"{f}.top_path[{j}]") for j, s in enumerate(e["top_path"])]
         if not 1 <= height <= MAX_HEIGHT:
@@ -620,7 +804,11 @@ def _verify(
 
         leaf_vec: list = balances
         if hiding:
-            blindings = _parse_blindings(e["blindings"], symbols, file=file, field=f"{f}.blindings")
+            if margin is not None:
+                blindings = (_parse_blindings(e["equity_blindings"], symbols, file=file, field=f"{f}.equity_blindings")
+                             + _parse_blindings(e["debt_blindings"], symbols, file=file, field=f"{f}.debt_blindings"))
+            else:
+                blindings = _parse_blindings(e["blindings"], symbols, file=file, field=f"{f}.blindings")
             leaf_vec = [_own_commitment(v, r, where=f"{where}, blindings") for v, r in zip(balances, blindings)]
         if zk is not None:
             if index >> height:
@@ -631,14 +819,20 @@ def _verify(
             bucket_root, bucket_sums = climb(node, index >> k, path, where=f"{where}, path")
         elif margin is not None:
             n = len(symbols)
-            check = _margin_checker(margin, n, no_debt=not config.allows_debt(bucket_id))
-            check(leaf_vec, f"{where}, own leaf")
+            no_debt = not config.allows_debt(bucket_id)
+            check = _margin_checker(margin, n, no_debt=no_debt)
+            check(balances, f"{where}, own leaf")
             own_value = collateral_value(equity, debt, margin, tiered=True)
             if own_value < 0:
                 raise VerificationFailed(f"own account is undercollateralised (tiered haircuts): collateral value "
                                          f"{margin.format_value(own_value)} quote units", where=f"{where}, own leaf")
             leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
-            bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path", check=check)
+            if hiding:
+                if no_debt:
+                    _check_zero_debt_path(blindings[n:], path, n, where=where)
+                bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path")
+            else:
+                bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path", check=check)
         else:
             leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
             bucket_root, bucket_sums = climb((leaf, leaf_vec), index, path, where=f"{where}, path")
@@ -653,16 +847,9 @@ def _verify(
         kind = config.bucket(bucket_id).kind
         bleaf = enc.bucket_leaf_hash(sid, bucket_id, kind, height, bucket_root, bucket_sums)
         top_check = (_margin_checker(margin, len(symbols), no_debt=False)
-                     if margin is not None else None)
+                     if margin is not None and not hiding else None)
         top_hash, top_sums = climb((bleaf, bucket_sums), top_index, top, where=f"{where}, top_path", check=top_check)
-        computed = enc.root_hash(
-            mode=mode, snapshot_id=sid, as_of=config.as_of,
-            assets=[(a.symbol, a.decimals) for a in config.assets],
-            buckets=[(b.id, b.kind) for b in config.buckets],
-            top_height=n_top, top_hash=top_hash, top_sums=top_sums,
-            zk=zk.binding if zk is not None else None,
-            margin=margin.root_bytes() if margin is not None else None,
-        )
+        computed = snapshot_root(config, mode, top_hash, top_sums, zk)
         if computed != trusted:
             raise VerificationFailed(f"path leads to root {computed.hex()}, not the trusted root {trusted.hex()}",
                                      where=where)
@@ -678,12 +865,28 @@ def _verify(
                           f"{n_top} nodes -> snapshot root")
         else:
             checks.append(f"bucket {bucket_id}: leaf -> {height} nodes -> bucket root -> {n_top} nodes -> snapshot root")
-        if margin is not None:
+        if margin is not None and not hiding:
             checks.append(f"bucket {bucket_id}: collateral value >= 0 at the snapshot's prices and haircuts for the "
                           f"own account (tiered), its {height} siblings and {height} ancestors, and the {n_top} "
                           "top-tree siblings and ancestors"
                           + ("" if config.allows_debt(bucket_id) else "; no debt anywhere (bucket without allow_debt)"))
-        if hiding:
+        if hiding and margin is not None:
+            statement = [c for _, vec in path for c in vec] + [c for _, vec in top for c in vec] + list(top_sums)
+            _verify_path_range_proof(e["range_proof"], statement, trusted, bucket_id, index,
+                                     file=file, field=f"{f}.range_proof", where=where)
+            cstatement = collateral_statement([vec for _, vec in path] + [vec for _, vec in top] + [top_sums], margin)
+            _verify_collateral_range_proof(e["collateral_range_proof"], cstatement, trusted, bucket_id, index,
+                                           file=file, field=f"{f}.collateral_range_proof", where=where)
+            checks.append(f"bucket {bucket_id}: own account's collateral value >= 0 (tiered haircuts)"
+                          + ("" if config.allows_debt(bucket_id) else
+                             "; no debt anywhere on the path (bucket without allow_debt: every debt commitment "
+                             "is the public commitment to zero)"))
+            checks.append(f"bucket {bucket_id}: range proof: all {len(statement)} sibling and total equity and debt "
+                          f"commitments on the path hold values in [0, 2^{RANGE_BITS})")
+            checks.append(f"bucket {bucket_id}: collateral range proof: the collateral value (base haircuts, snapshot "
+                          f"prices) of each of the {height} siblings, the {n_top} top-tree siblings and the snapshot "
+                          f"total is in [0, 2^{COLLATERAL_BITS})")
+        elif hiding:
             statement = [c for _, vec in path for c in vec] + [c for _, vec in top for c in vec] + list(top_sums)
             _verify_path_range_proof(e["range_proof"], statement, trusted, bucket_id, index,
                                      file=file, field=f"{f}.range_proof", where=where)

@@ -1,5 +1,9 @@
 """Build orchestration and the public snapshot document (SPEC.md §6, §17 for margin snapshots).
 
+Margin snapshots (format version 2) are built in public mode (SPEC.md §17) or in hiding
+mode: then every bucket publishes ``equity_commitments`` and ``debt_commitments`` (SPEC.md
+§17.16, drafted in ``build/margin-hiding-spec.md``).
+
 ``build_snapshot`` streams the ledger into one :class:`~por.tree.BucketBuilder`
 per bucket, builds every bucket tree, the top tree and the snapshot root, and
 writes ``snapshot.json`` (public), ``store.sqlite`` (private, 0600) and, when no
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import encoding as enc
-from .commitments import parse_commitment
+from .commitments import no_debt_fixed_blindings, parse_commitment, zero_debt_commitment
 from .config import SnapshotConfig, load_config
 from .errors import BadInput, VerificationFailed
 from .fileio import atomic_directory, atomic_write_json, canonical_json, read_json
@@ -31,7 +35,7 @@ MODE_PUBLIC = "public"
 MODE_HIDING = "hiding"
 MODE_ZK = "zk"
 MODES = (MODE_PUBLIC, MODE_HIDING, MODE_ZK)
-MARGIN_PUBLIC_ONLY = "margin accounts are supported in public mode only so far"
+MARGIN_NOT_ZK = "margin accounts are supported in public and hiding mode only so far"
 HEX32_RE = re.compile(r"[0-9a-f]{64}")
 HEX33_RE = re.compile(r"0[23][0-9a-f]{64}")
 UINT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -66,6 +70,10 @@ class BucketSummary:
     totals, and ``totals`` is the **requirement** ``max(equity - debt, 0)``: what
     the bucket's reserves must cover (so every consumer of ``totals`` as the
     bucket's liabilities stays right). Build them with :meth:`with_margin`.
+
+    Margin snapshots in hiding mode publish ``2A`` commitments (equity then debt per
+    asset) in ``commitments``; ``equity``, ``debt`` and ``totals`` are None except in the
+    exchange's own copy right after a build. Build them with :meth:`with_margin_commitments`.
     """
 
     id: str
@@ -84,8 +92,21 @@ class BucketSummary:
         e, d = tuple(int(x) for x in equity), tuple(int(x) for x in debt)
         return cls(id, kind, height, root, requirement(e, d), None, e, d)
 
+    @classmethod
+    def with_margin_commitments(cls, id: str, kind: str, height: int, root: bytes, commitments: Sequence[bytes],
+                                equity: Sequence[int] | None = None, debt: Sequence[int] | None = None,
+                                ) -> "BucketSummary":
+        """A hiding-mode margin bucket: ``2A`` commitments (equity ‖ debt); the figures only when known."""
+        if (equity is None) != (debt is None):
+            raise ValueError("give both equity and debt totals, or neither")
+        if equity is None or debt is None:
+            return cls(id, kind, height, root, None, tuple(commitments))
+        e, d = tuple(int(x) for x in equity), tuple(int(x) for x in debt)
+        return cls(id, kind, height, root, requirement(e, d), tuple(commitments), e, d)
+
     @property
     def margin(self) -> bool:
+        """Whether the bucket's equity and debt totals are known (margin snapshot, public or the exchange's copy)."""
         return self.debt is not None
 
     @property
@@ -126,7 +147,15 @@ class Snapshot:
 
     @property
     def margin(self) -> Any:
-        """The :class:`por.margin.MarginParams` of a margin snapshot, else None."""
+        """The :class:`por.margin.MarginParams` of a margin snapshot whose equity and debt figures are known, else None.
+
+        That is every public-mode margin snapshot, and the exchange's own copy of a hiding-mode
+        one right after the build. A hiding-mode margin snapshot read from ``snapshot.json``
+        hides its figures, so it shows as None here, like any hidden total; its parameters are
+        always ``config.margin``.
+        """
+        if self.hiding and any(b.debt is None for b in self.buckets):
+            return None
         return self.config.margin
 
     @property
@@ -174,6 +203,16 @@ class Snapshot:
         }
         if self.zk is not None:
             doc["zk"] = self.zk.to_dict()
+        if self.hiding and self.config.margin is not None:
+            n = len(symbols)
+            hexes = lambda cs: {s: c.hex() for s, c in zip(symbols, cs, strict=True)}  # noqa: E731
+            doc["buckets"] = [
+                {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
+                 "equity_commitments": hexes(b.commitments[:n]),  # type: ignore[index]
+                 "debt_commitments": hexes(b.commitments[n:])}  # type: ignore[index]
+                for b in self.buckets
+            ]
+            return doc
         if self.hiding:
             doc["buckets"] = [
                 {"id": b.id, "kind": b.kind, "height": b.height, "root": b.root.hex(),
@@ -210,22 +249,54 @@ def compute_root(
     """Snapshot root and top vector from the metadata and the bucket summaries (SPEC.md §5, §15.2, §16.10).
 
     ``zk`` (zk mode only) is the :class:`por.zkmode.ZkParams` whose batch height and key digest the root binds.
-    With margin (``config.margin``) the vectors are equity ‖ debt and the root is version 2 (SPEC.md §17.8).
+    With margin (``config.margin``) the vectors are equity ‖ debt (values in public mode, commitments in
+    hiding mode) and the root is version 2 (SPEC.md §17.8, §17.16).
     """
-    if config.margin is not None and (mode != MODE_PUBLIC or any(not b.margin for b in buckets)):
-        raise BadInput(MARGIN_PUBLIC_ONLY, field="mode")
+    if config.margin is not None:
+        n_values = 2 * len(config.assets)
+        if mode == MODE_ZK:
+            raise BadInput(MARGIN_NOT_ZK, field="mode")
+        if mode == MODE_PUBLIC and any(not b.margin for b in buckets):
+            raise BadInput("a public-mode margin snapshot needs every bucket's equity and debt totals", field="mode")
+        if mode == MODE_HIDING and any(b.commitments is None or len(b.commitments) != n_values for b in buckets):
+            raise BadInput("a hiding-mode margin snapshot needs 2A commitments (equity then debt) per bucket",
+                           field="mode")
     leaves = [b.leaf(config.snapshot_id) for b in buckets]
     levels = top_tree(config.snapshot_id, leaves)
     top_hash, top_sums = levels[-1][0]
-    root = enc.root_hash(
+    return snapshot_root(config, mode, top_hash, top_sums, zk), top_sums
+
+
+def root_preimage(config: SnapshotConfig, mode: str, top_hash: bytes, top_vec: Sequence[Any], zk: Any = None) -> bytes:
+    """The snapshot root preimage of any version and mode (SPEC.md §5, §15.2, §16.10, §17.8, §17.16).
+
+    Version 1 and public-mode version 2 are :func:`por.encoding.root_preimage`. A hiding-mode
+    margin snapshot (version 2) is the version 1 hiding preimage with ``u16(2)`` in place of
+    ``u16(1)`` and the margin bytes (§17.7) appended, exactly as §17.8 does for public mode::
+
+        TAG(root) ‖ u16(2) ‖ lp("hiding") ‖ … ‖ u8(t) ‖ top_hash ‖ commits(top: 2A commitments) ‖ margin
+    """
+    fields: dict[str, Any] = dict(
         mode=mode, snapshot_id=config.snapshot_id, as_of=config.as_of,
         assets=[(a.symbol, a.decimals) for a in config.assets],
         buckets=[(b.id, b.kind) for b in config.buckets],
-        top_height=top_height(len(buckets)), top_hash=top_hash, top_sums=top_sums,
+        top_height=top_height(len(config.buckets)), top_hash=top_hash, top_sums=list(top_vec),
         zk=zk.binding if zk is not None else None,
-        margin=config.margin.root_bytes() if config.margin is not None else None,
     )
-    return root, top_sums
+    margin = config.margin
+    if margin is None or mode == MODE_PUBLIC:
+        return enc.root_preimage(**fields, margin=margin.root_bytes() if margin is not None else None)
+    if mode != MODE_HIDING:
+        raise BadInput(MARGIN_NOT_ZK, field="mode")
+    v1 = enc.root_preimage(**fields)  # the version 1 hiding layout, which version 2 extends
+    head = enc.TAG_ROOT + enc.u16(enc.FORMAT_VERSION)
+    assert v1.startswith(head)
+    return enc.TAG_ROOT + enc.u16(enc.MARGIN_FORMAT_VERSION) + v1[len(head):] + margin.root_bytes()
+
+
+def snapshot_root(config: SnapshotConfig, mode: str, top_hash: bytes, top_vec: Sequence[Any], zk: Any = None) -> bytes:
+    """``H(root_preimage(...))``: the snapshot root from the metadata and the top tree's root."""
+    return enc.H(root_preimage(config, mode, top_hash, top_vec, zk))
 
 
 def parse_hex32(value: Any, *, file: str, field: str) -> bytes:
@@ -263,8 +334,13 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
         raise BadInput(f"unsupported version {version!r} (this por reads {enc.FORMAT_VERSION}, and "
                        f"{enc.MARGIN_FORMAT_VERSION} for margin snapshots)", file=file, field="version")
     margin = version == enc.MARGIN_FORMAT_VERSION
-    if margin and mode != MODE_PUBLIC:
-        raise BadInput(f"version {version} (margin) snapshots are public mode only", file=file, field="version")
+    if margin and mode == MODE_ZK:
+        raise BadInput(f"version {version} (margin) snapshots are public or hiding mode only", file=file,
+                       field="version")
+    if margin and hiding and any(k in doc for k in ("equity", "debt", "requirement")):
+        raise BadInput("equity, debt and requirement totals are published in public mode only (a hiding-mode "
+                       "margin snapshot publishes equity_commitments and debt_commitments per bucket)",
+                       file=file, field="mode")
     meta = doc.get("metadata")
     if isinstance(meta, dict) and ("margin" in meta) != margin:
         raise BadInput(f"version {version} does not match the metadata: version {enc.MARGIN_FORMAT_VERSION} "
@@ -273,7 +349,7 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     keys = {"format", "version", "mode", "metadata", "root", "top_height", "buckets"}
     if mode == MODE_ZK:
         keys.add("zk")
-    if margin:
+    if margin and not hiding:
         keys |= {"equity", "debt", "requirement"}
     elif not hiding:
         keys.add("totals")
@@ -297,9 +373,13 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     buckets = []
     for i, b in enumerate(raw):
         f = f"buckets[{i}]"
-        expect_keys(b, {"id", "kind", "height", "root"} | ({"equity", "debt", "requirement"} if margin else
-                                                            {"commitments" if hiding else "totals"}),
-                    file=file, field=f)
+        if margin and hiding:
+            extra = {"equity_commitments", "debt_commitments"}
+        elif margin:
+            extra = {"equity", "debt", "requirement"}
+        else:
+            extra = {"commitments" if hiding else "totals"}
+        expect_keys(b, {"id", "kind", "height", "root"} | extra, file=file, field=f)
         if b["kind"] != config.buckets[i].kind:
             raise BadInput("kind differs from metadata", file=file, field=f"{f}.kind")
         if not isinstance(b["height"], int) or isinstance(b["height"], bool) or not 1 <= b["height"] <= MAX_HEIGHT:
@@ -307,7 +387,12 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
         if zk is not None and b["height"] < zk.batch_height:
             raise BadInput(f"height is below the batch height {zk.batch_height}", file=file, field=f"{f}.height")
         root_f = parse_hex32(b["root"], file=file, field=f"{f}.root")
-        if hiding:
+        if hiding and margin:
+            commitments = (
+                parse_commitments(b["equity_commitments"], config, file=file, field=f"{f}.equity_commitments")
+                + parse_commitments(b["debt_commitments"], config, file=file, field=f"{f}.debt_commitments"))
+            buckets.append(BucketSummary.with_margin_commitments(b["id"], b["kind"], b["height"], root_f, commitments))
+        elif hiding:
             commitments = parse_commitments(b["commitments"], config, file=file, field=f"{f}.commitments")
             buckets.append(BucketSummary(b["id"], b["kind"], b["height"], root_f, None, commitments))
         elif margin:
@@ -326,7 +411,9 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     if computed != root:
         raise VerificationFailed(f"snapshot root {root.hex()} is not the root of its own contents "
                                  f"({computed.hex()})", where=file)
-    if margin:
+    if margin and hiding:
+        _check_margin_hiding_document(snap, file=file)
+    elif margin:
         _check_margin_document(doc, snap, top_sums, file=file)
     elif not hiding:
         totals = _parse_amounts(doc["totals"], config, file=file, field="totals")
@@ -360,6 +447,24 @@ def _check_margin_document(doc: dict[str, Any], snap: Snapshot, top_sums: Sequen
         raise VerificationFailed("equity and debt are not the sums of the bucket equity and debt totals", where=file)
     if list(req) != snap.totals:
         raise VerificationFailed("requirement is not the sum of the bucket requirements", where=file)
+
+
+def _check_margin_hiding_document(snap: Snapshot, *, file: str) -> None:
+    """Hiding-mode margin (SPEC.md §17.16): a bucket without ``allow_debt`` commits to zero debt, publicly.
+
+    Its leaves' debt slots use the public blinding 1, so its root's debt commitment of every
+    asset must be exactly ``2^h * H`` (a commitment to 0 that anyone can open).
+    """
+    n = len(snap.config.assets)
+    for i, b in enumerate(snap.buckets):
+        if snap.config.allows_debt(b.id):
+            continue
+        zero = zero_debt_commitment(b.height)
+        bad = [s for s, c in zip(snap.config.symbols, b.commitments[n:]) if c != zero]  # type: ignore[index]
+        if bad:
+            raise VerificationFailed(f"bucket {b.id!r} does not allow debts but its debt commitments for "
+                                     f"{', '.join(bad)} are not the public commitment to zero 2^{b.height}*H",
+                                     where=f"{file}: buckets[{i}].debt_commitments")
 
 
 def parse_commitment_hex(value: Any, *, file: str, field: str) -> bytes:
@@ -435,18 +540,20 @@ def build_trees(
     its :meth:`Snapshot.to_dict` publishes only commitments.
 
     A config with margin (``config.margin``, SPEC.md §17) builds leaves of equity ‖ debt
-    (public mode only). ``_unsafe_skip_account_rule`` lets undercollateralised accounts
+    (public or hiding mode; in hiding mode the debt slots of a bucket without ``allow_debt``
+    use the public blinding 1). ``_unsafe_skip_account_rule`` lets undercollateralised accounts
     through: it exists only so tests can build the attack fixtures users must catch.
     """
     rep = reporter or _Quiet()
-    if config.margin is not None and (hiding or zk is not None):
-        raise BadInput(f"{MARGIN_PUBLIC_ONLY}: a config with [prices] cannot be built with "
-                       f"{'--hiding' if hiding else '--zk'} yet", field="prices")
+    if config.margin is not None and zk is not None:
+        raise BadInput(f"{MARGIN_NOT_ZK}: a config with [prices] cannot be built with --zk yet", field="prices")
     keys = SnapshotKeys.from_master(secret)
     n_assets = len(config.assets)
     n_values = 2 * n_assets if config.margin is not None else n_assets
     k = zk.batch_height if zk is not None else None
-    builders = [BucketBuilder(config.snapshot_id, b.id, n_values, keys, hiding=hiding, jobs=jobs, zk_height=k)
+    builders = [BucketBuilder(config.snapshot_id, b.id, n_values, keys, hiding=hiding, jobs=jobs, zk_height=k,
+                              fixed_blindings=no_debt_fixed_blindings(n_assets)
+                              if hiding and config.margin is not None and not config.allows_debt(b.id) else None)
                 for b in config.buckets]
     stats = LedgerStats()
     rep.phase("reading ledger", None)
@@ -472,7 +579,12 @@ def build_trees(
     rep.phase("building trees", sum((2 << h) - 1 - bd.rows + ((1 << h) if k is not None else 0)
                                     for bd, h in zip(builders, heights)))
     built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
-    if config.margin is not None:
+    if config.margin is not None and hiding:
+        summaries = tuple(BucketSummary.with_margin_commitments(cb.id, cb.kind, bt.height, bt.root_hash,
+                                                                bt.root_commitments, bt.root_sums[:n_assets],
+                                                                bt.root_sums[n_assets:])
+                          for cb, bt in zip(config.buckets, built))
+    elif config.margin is not None:
         summaries = tuple(BucketSummary.with_margin(cb.id, cb.kind, bt.height, bt.root_hash,
                                                     bt.root_sums[:n_assets], bt.root_sums[n_assets:])
                           for cb, bt in zip(config.buckets, built))
@@ -511,9 +623,8 @@ def build_snapshot(
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
-    if config.margin is not None and (hiding or zk_setup is not None):
-        raise BadInput(f"{MARGIN_PUBLIC_ONLY}: a config with [prices] cannot be built with "
-                       f"{'--hiding' if hiding else '--zk'} yet", field="prices")
+    if config.margin is not None and zk_setup is not None:
+        raise BadInput(f"{MARGIN_NOT_ZK}: a config with [prices] cannot be built with --zk yet", field="prices")
     zk = None
     if zk_setup is not None:
         from .zkmode import load_setup

@@ -10,6 +10,16 @@ in ``[0, 2^64)`` proves ``R >= L`` for every pair at once, without revealing any
 ``--reveal-totals`` publishes the openings ``(L, r)`` instead: anyone then checks
 ``C = L*G + r*H`` and ``L <= R`` directly.
 
+Margin snapshots (format version 2, SPEC.md §17.16): each bucket publishes equity
+commitments ``C_E`` and debt commitments ``C_D``; the liability of a pair is the
+requirement ``max(E - D, 0)``, so ``D = R*G - C_E + C_D`` commits to ``R - E + D`` with
+blinding ``r_D - r_E`` and a **128-bit** aggregated range proof shows ``R >= E - D`` for
+every pair (``R - E + D`` can reach ``2^65``, so 64 bits would not always be provable;
+a shortfall is ``N - x`` with ``x < 2^64``, far outside ``[0, 2^128)``). A bucket whose
+debt exceeds its equity in an asset needs no reserves there. The document has version 2
+and the transcript records the version first. ``--reveal-totals`` publishes the openings
+of both commitments.
+
 The reserves are a JSON object ``{bucket: {asset: amount}}`` with exact decimal
 amounts in the asset's units (``"12.5"``), converted to integer minor units with
 the snapshot's ledger decimals; a pair that is not listed has reserves 0. The
@@ -37,6 +47,7 @@ from .transcript import Transcript
 SOLVENCY_FORMAT = "por-solvency-proof"
 PROTOCOL = "solvency"
 RANGE_BITS = 64
+MARGIN_RANGE_BITS = 128
 
 Pair = tuple[str, str]
 """(bucket id, asset symbol)."""
@@ -93,9 +104,22 @@ def _pairs(config: SnapshotConfig) -> list[Pair]:
     return [(b, a) for b in config.bucket_ids for a in config.symbols]
 
 
+def _bits(config: SnapshotConfig) -> int:
+    return MARGIN_RANGE_BITS if config.margin is not None else RANGE_BITS
+
+
+def _version(config: SnapshotConfig) -> int:
+    return enc.MARGIN_FORMAT_VERSION if config.margin is not None else enc.FORMAT_VERSION
+
+
 def solvency_transcript(root: bytes, config: SnapshotConfig, reserves: Mapping[Pair, int]) -> Transcript:
-    """``Transcript("solvency")``, then the snapshot root and every (bucket, asset, reserves) of the statement."""
+    """``Transcript("solvency")``, then the snapshot root and every (bucket, asset, reserves) of the statement.
+
+    Margin snapshots (version 2) record ``append_u64("version", 2)`` first, right after the protocol label.
+    """
     t = Transcript(PROTOCOL)
+    if config.margin is not None:
+        t.append_u64("version", enc.MARGIN_FORMAT_VERSION)
     t.append_message("snapshot-root", root)
     pairs = _pairs(config)
     t.append_u64("pairs", len(pairs))
@@ -105,11 +129,19 @@ def solvency_transcript(root: bytes, config: SnapshotConfig, reserves: Mapping[P
 
 
 def surplus_commitments(snapshot: Snapshot, reserves: Mapping[Pair, int]) -> list[Point]:
-    """``D[b,a] = R[b,a]*G - C[b,a]`` for every pair, in statement order (bucket-major, canonical order)."""
+    """``D[b,a] = R[b,a]*G - C[b,a]`` for every pair, in statement order (bucket-major, canonical order).
+
+    Margin snapshots: ``D[b,a] = R[b,a]*G - C_E[b,a] + C_D[b,a]``.
+    """
     out = []
+    n = len(snapshot.config.symbols)
+    margin = snapshot.config.margin is not None
     for bucket in snapshot.buckets:
-        for symbol, c in zip(snapshot.config.symbols, bucket.commitments or ()):
+        cs = bucket.commitments or ()
+        for a, (symbol, c) in enumerate(zip(snapshot.config.symbols, cs)):
             d = reserves[(bucket.id, symbol)] * G - Point.from_bytes(c)
+            if margin:
+                d = d + Point.from_bytes(cs[n + a])
             if d.is_identity:
                 raise VerificationFailed(f"bucket {bucket.id} {symbol}: the commitment equals R*G (blinding 0)",
                                          where="solvency")
@@ -135,6 +167,8 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
             raise BadInput("this snapshot is public-mode: its totals are published, so `por reserves verify` "
                            "checks coverage directly", file=str(snapshot_dir))
         cfg = snap.config
+        if cfg.margin is not None:
+            return _prove_margin(prover, reserves, reveal_totals)
         values, blinds, short = [], [], []
         for i, bucket in enumerate(snap.buckets):
             opening = prover.bucket_root_opening(i)
@@ -175,6 +209,47 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
         prover.close()
 
 
+def _prove_margin(prover: Any, reserves: Mapping[Pair, int], reveal_totals: bool) -> dict[str, Any]:
+    """Margin snapshots: one 128-bit range proof over ``R*G - C_E + C_D`` for every pair (or the openings)."""
+    snap = prover.snapshot
+    cfg = snap.config
+    n = len(cfg.symbols)
+    values, blinds, short, opened = [], [], [], {}
+    for i, bucket in enumerate(snap.buckets):
+        o = prover.bucket_root_opening(i)
+        for a, symbol in enumerate(cfg.symbols):
+            reserve, equity, debt = reserves[(bucket.id, symbol)], o.values[a], o.values[n + a]
+            if reserve < equity - debt:
+                dec = cfg.assets[a].decimals
+                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < requirement "
+                             f"{format_amount(equity - debt, dec)} (equity {format_amount(equity, dec)} - debt "
+                             f"{format_amount(debt, dec)})")
+            values.append(reserve - equity + debt)
+            blinds.append((o.blinds[n + a] - o.blinds[a]) % N)
+            opened[(bucket.id, symbol)] = {"equity": str(equity), "debt": str(debt),
+                                           "equity_blinding": o.blinds[a].to_bytes(32, "big").hex(),
+                                           "debt_blinding": o.blinds[n + a].to_bytes(32, "big").hex()}
+    if short:
+        raise VerificationFailed("insolvent, no solvency proof exists: " + "; ".join(short), where="solvency")
+    doc: dict[str, Any] = {
+        "format": SOLVENCY_FORMAT,
+        "version": enc.MARGIN_FORMAT_VERSION,
+        "snapshot": {"snapshot_id": cfg.snapshot_id, "root": snap.root.hex()},
+        "reserves": reserves_doc(reserves, cfg),
+    }
+    if reveal_totals:
+        doc["openings"] = {b: {s: opened[(b, s)] for s in cfg.symbols} for b in cfg.bucket_ids}
+        return doc
+    t = solvency_transcript(snap.root, cfg, reserves)
+    witness = b"".join(v.to_bytes(32, "big") + r.to_bytes(32, "big") for v, r in zip(values, blinds))
+    proof, commitments = rangeproof.prove(t, values, blinds, MARGIN_RANGE_BITS,
+                                          rng=t.witness_rng(prover.store.nonce_key(), witness))
+    if commitments != surplus_commitments(snap, reserves):  # pragma: no cover - store damage
+        raise BadInput("store is inconsistent with snapshot.json", file=str(prover.dir))
+    doc["range_proof"] = proof.to_hex()
+    return doc
+
+
 # ---------------------------------------------------------------- verifying (anyone)
 
 
@@ -188,6 +263,8 @@ class SolvencyResult:
     config: SnapshotConfig
     revealed: dict[Pair, int] | None = None
     checks: list[str] = field(default_factory=list)
+    revealed_equity: dict[Pair, int] | None = None  # margin, revealed totals: equity and debt per pair
+    revealed_debt: dict[Pair, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         dec = {a.symbol: a.decimals for a in self.config.assets}
@@ -196,6 +273,9 @@ class SolvencyResult:
             row = {"bucket": b, "asset": a, "reserves": format_amount(self.reserves[(b, a)], dec[a]), "covered": True}
             if self.revealed is not None:
                 row["liabilities"] = format_amount(self.revealed[(b, a)], dec[a])
+            if self.revealed_equity is not None and self.revealed_debt is not None:
+                row["equity"] = format_amount(self.revealed_equity[(b, a)], dec[a])
+                row["debt"] = format_amount(self.revealed_debt[(b, a)], dec[a])
             rows.append(row)
         return {"valid": True, "snapshot_id": self.snapshot_id, "root": self.root,
                 "mode": "revealed totals" if self.revealed is not None else "zero-knowledge range proof",
@@ -215,9 +295,14 @@ def verify_solvency(
     """
     if not isinstance(doc, dict) or doc.get("format") != SOLVENCY_FORMAT:
         raise BadInput(f"not a solvency proof: format must be {SOLVENCY_FORMAT!r}", file=file, field="format")
-    if doc.get("version") != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported version {doc.get('version')!r} (this por reads {enc.FORMAT_VERSION})",
-                       file=file, field="version")
+    version = doc.get("version")
+    if type(version) is not int or version not in (enc.FORMAT_VERSION, enc.MARGIN_FORMAT_VERSION):
+        raise BadInput(f"unsupported version {version!r} (this por reads {enc.FORMAT_VERSION}, and "
+                       f"{enc.MARGIN_FORMAT_VERSION} for margin snapshots)", file=file, field="version")
+    if version != _version(snapshot.config):
+        kind = "margin" if snapshot.config.margin is not None else "non-margin"
+        raise BadInput(f"a version {version} solvency proof does not fit this snapshot (it takes version "
+                       f"{_version(snapshot.config)}: {kind} snapshot)", file=file, field="version")
     if not snapshot.hiding:
         raise BadInput("the snapshot is public-mode; use `por reserves verify` (totals are published)",
                        field="snapshot")
@@ -252,24 +337,35 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
         checks.append("reserves in the proof equal the trusted reserves")
     else:
         checks.append("reserves as stated in the proof (verify them on chain with `por reserves verify`)")
+    if reveal and cfg.margin is not None:
+        revealed, equity, debt = _check_margin_openings(doc["openings"], snapshot, claimed, file)
+        checks.append("every bucket's equity and debt commitments open to the stated totals, and reserves >= "
+                      "equity - debt (the requirement) for every bucket x asset")
+        return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, revealed, checks, equity, debt)
     if reveal:
         revealed = _check_openings(doc["openings"], snapshot, claimed, file)
         checks.append("every bucket commitment opens to its liabilities, and reserves >= liabilities")
         return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, revealed, checks)
     statement = surplus_commitments(snapshot, claimed)
+    bits = _bits(cfg)
     if not isinstance(doc["range_proof"], str):
         raise BadInput("must be a hex string", file=file, field="range_proof")
     try:
-        proof = rangeproof.RangeProof.from_hex(doc["range_proof"], rounds=rangeproof.rounds_for(RANGE_BITS, len(statement)))
+        proof = rangeproof.RangeProof.from_hex(doc["range_proof"], rounds=rangeproof.rounds_for(bits, len(statement)))
     except BadInput as exc:
         raise BadInput(exc.reason, file=file, field="range_proof") from None
     try:
-        rangeproof.verify(solvency_transcript(snapshot.root, cfg, claimed), statement, proof, RANGE_BITS)
+        rangeproof.verify(solvency_transcript(snapshot.root, cfg, claimed), statement, proof, bits)
     except VerificationFailed as exc:
         raise VerificationFailed(f"{exc.reason}: some bucket's reserves may not cover its liabilities",
                                  where=f"{file}: range_proof") from None
-    checks.append(f"range proof: reserves - liabilities is in [0, 2^{RANGE_BITS}) for all {len(statement)} "
-                  "bucket x asset pairs (liabilities not revealed)")
+    if cfg.margin is not None:
+        checks.append(f"range proof: reserves - (equity - debt) is in [0, 2^{bits}) for all {len(statement)} "
+                      "bucket x asset pairs, i.e. reserves cover every requirement max(equity - debt, 0) "
+                      "(equity and debt not revealed)")
+    else:
+        checks.append(f"range proof: reserves - liabilities is in [0, 2^{bits}) for all {len(statement)} "
+                      "bucket x asset pairs (liabilities not revealed)")
     return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, None, checks)
 
 
@@ -299,6 +395,51 @@ def _check_openings(obj: Any, snapshot: Snapshot, reserves: Mapping[Pair, int], 
     if short:
         raise VerificationFailed("insolvent: " + "; ".join(short), where=file)
     return out
+
+
+def _check_margin_openings(
+    obj: Any, snapshot: Snapshot, reserves: Mapping[Pair, int], file: str,
+) -> tuple[dict[Pair, int], dict[Pair, int], dict[Pair, int]]:
+    """Margin, revealed totals: both commitments of every pair open, and reserves >= equity - debt.
+
+    Returns (requirement, equity, debt) per pair.
+    """
+    cfg = snapshot.config
+    n = len(cfg.symbols)
+    expect_keys(obj, set(cfg.bucket_ids), file=file, field="openings")
+    req: dict[Pair, int] = {}
+    equity: dict[Pair, int] = {}
+    debt: dict[Pair, int] = {}
+    short = []
+    for bucket in snapshot.buckets:
+        expect_keys(obj[bucket.id], set(cfg.symbols), file=file, field=f"openings.{bucket.id}")
+        cs = bucket.commitments or ()
+        for a, symbol in enumerate(cfg.symbols):
+            f = f"openings.{bucket.id}.{symbol}"
+            o = expect_keys(obj[bucket.id][symbol], {"equity", "debt", "equity_blinding", "debt_blinding"},
+                            file=file, field=f)
+            e = parse_uint64(o["equity"], file=file, field=f"{f}.equity")
+            d = parse_uint64(o["debt"], file=file, field=f"{f}.debt")
+            for what, value, key, c in (("equity", e, "equity_blinding", cs[a]),
+                                        ("debt", d, "debt_blinding", cs[n + a])):
+                r = int.from_bytes(parse_hex32(o[key], file=file, field=f"{f}.{key}"), "big")
+                if r >= N:
+                    raise BadInput("blinding is not below the group order", file=file, field=f"{f}.{key}")
+                opened = commit(value, r)
+                if opened.is_identity or opened.to_bytes() != c:
+                    raise VerificationFailed(f"bucket {bucket.id} {symbol}: the {what} opening does not match the "
+                                             "published commitment", where=f"{file}: {f}")
+            if reserves[(bucket.id, symbol)] < e - d:
+                dec = cfg.assets[a].decimals
+                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserves[(bucket.id, symbol)], dec)} < "
+                             f"requirement {format_amount(e - d, dec)} (equity {format_amount(e, dec)} - debt "
+                             f"{format_amount(d, dec)})")
+            req[(bucket.id, symbol)] = max(e - d, 0)
+            equity[(bucket.id, symbol)] = e
+            debt[(bucket.id, symbol)] = d
+    if short:
+        raise VerificationFailed("insolvent: " + "; ".join(short), where=file)
+    return req, equity, debt
 
 
 def load_solvency_proof(path: Path) -> Any:

@@ -88,7 +88,10 @@ class BucketBuilder:
     """Accumulates one bucket's leaves in compact arrays, then builds its tree.
 
     With ``hiding=True`` (SPEC.md §15) leaves commit to their balances and the
-    leaf hashes are computed at build time, once the commitments are known.
+    leaf hashes are computed at build time, once the commitments are known;
+    ``fixed_blindings`` (hiding mode, one entry per value slot) gives slots a public
+    blinding instead of the derived one (margin: the debt slots of a bucket without
+    ``allow_debt``, see :func:`por.commitments.no_debt_fixed_blindings`).
     With ``zk_height=k`` (SPEC.md §16.10) the lowest ``k`` levels are Poseidon
     batches (leaf and node hashes are field elements as 32 bytes) and the
     SHA-256 Merkle-sum tree starts above them.
@@ -97,11 +100,15 @@ class BucketBuilder:
     def __init__(
         self, snapshot_id: str, bucket_id: str, n_assets: int, keys: SnapshotKeys, *, hiding: bool = False,
         jobs: int | None = None, zk_height: int | None = None,
+        fixed_blindings: tuple[int | None, ...] | None = None,
     ) -> None:
         if hiding and zk_height is not None:
             raise BadInput("hiding mode and zk mode cannot be combined", field="zk")
+        if fixed_blindings is not None and (not hiding or len(fixed_blindings) != n_assets):
+            raise ValueError("fixed_blindings needs hiding mode and one entry per value slot")
         self.snapshot_id = snapshot_id
         self.hiding = hiding
+        self.fixed_blindings = fixed_blindings
         self.zk_height = zk_height
         self._zk_fields = bytearray()
         self.jobs = jobs
@@ -230,7 +237,8 @@ class BucketBuilder:
         """Commit every level (in parallel for large trees), then hash leaves and nodes over the commitments."""
         n = self.rows
         all_seeds = np.frombuffer(bytes(self._salts) + seeds, dtype="S32")[order].tobytes()
-        committed = commit_levels(self.keys.blinding_key, all_seeds, sums, jobs=self.jobs, progress=progress)
+        committed = commit_levels(self.keys.blinding_key, all_seeds, sums, jobs=self.jobs, progress=progress,
+                                  fixed_blindings=self.fixed_blindings)
         leaf_commits = committed[0].commits
         count = enc.u16(self.n_assets)
         prefix = self._leaf_prefix
