@@ -43,7 +43,8 @@ from pathlib import Path
 
 from ..encoding import H, lp, tag
 from ..errors import BadInput, ServiceUnavailable
-from .batch import MAX_ASSETS, MAX_K, BatchLeaf, witness_input
+from .batch import (MARGIN_MAX_ASSETS, MAX_ASSETS, MAX_K, BatchLeaf, MarginLeaf, margin_witness_input,
+                    split_margin_public, witness_input)
 from .groth16 import Proof, VerifyingKey, load_proof, load_public_signals, load_verifying_key
 from .poseidon import P
 from .witness import levels_from_witness, read_witness
@@ -55,6 +56,10 @@ CIRCOM_BIN = NODE_BIN / "circom2"
 SNARKJS_BIN = NODE_BIN / "snarkjs"
 CIRCUITS_DIR = ROOT / "circuits"
 BATCH_SOURCE = CIRCUITS_DIR / "batch.circom"
+MARGIN_SOURCE = CIRCUITS_DIR / "batch_margin.circom"
+"""``BatchMargin(k, A)``: margin leaves (equity, debt) with the per-account rule (SPEC.md §17.5)."""
+TEMPLATES = {"Batch": BATCH_SOURCE, "BatchMargin": MARGIN_SOURCE}
+"""Circuit templates this toolchain compiles, each with its source file in ``circuits/``."""
 CIRCOMLIB_PACKAGE = NODE_MODULES / "circomlib" / "package.json"
 
 BEACON_ITERATIONS_EXP = 10
@@ -242,6 +247,17 @@ class CompiledCircuit:
     assets: int
     directory: Path
     info: R1csInfo
+    margin: bool = False
+    """``True`` for ``BatchMargin(k, assets)`` (circuits/batch_margin.circom), else ``Batch(k, assets)``."""
+
+    @property
+    def template(self) -> str:
+        return "BatchMargin" if self.margin else "Batch"
+
+    @property
+    def name(self) -> str:
+        """``Batch(k, A)`` or ``BatchMargin(k, A)`` (for messages)."""
+        return f"{self.template}({self.k}, {self.assets})"
 
     @property
     def r1cs(self) -> Path:
@@ -260,30 +276,51 @@ class CompiledCircuit:
         return 1 << self.k
 
 
-def main_source(k: int, assets: int) -> str:
-    """The main component of ``Batch(k, assets)`` (compiled with ``-l circuits -l node_modules``)."""
+def main_source(k: int, assets: int, template: str = "Batch") -> str:
+    """The main component of ``Batch(k, assets)`` (compiled with ``-l circuits -l node_modules``).
+
+    ``template="BatchMargin"``: ``BatchMargin(k, assets)`` (``assets ≤ 7``) with its factor inputs
+    public: ``component main {public [f_eq, f_debt]} = BatchMargin(k, assets);``.
+    """
+    if template not in TEMPLATES:
+        raise BadInput(f"unknown circuit template {template!r} (expected one of {sorted(TEMPLATES)})")
+    max_assets = MARGIN_MAX_ASSETS if template == "BatchMargin" else MAX_ASSETS
     if not (isinstance(k, int) and 0 <= k <= MAX_K):
         raise BadInput(f"batch height k = {k!r} is outside 0..{MAX_K}")
-    if not (isinstance(assets, int) and 1 <= assets <= MAX_ASSETS):
-        raise BadInput(f"asset count {assets!r} is outside 1..{MAX_ASSETS}")
+    if not (isinstance(assets, int) and 1 <= assets <= max_assets):
+        raise BadInput(f"asset count {assets!r} is outside 1..{max_assets}")
+    if template == "BatchMargin":
+        return (f'pragma circom 2.1.0;\ninclude "batch_margin.circom";\n'
+                f'component main {{public [f_eq, f_debt]}} = BatchMargin({k}, {assets});\n')
     return f'pragma circom 2.1.0;\ninclude "batch.circom";\ncomponent main = Batch({k}, {assets});\n'
 
 
 def compile_batch(k: int, assets: int, cache_dir: Path, *, tools: Tools | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> CompiledCircuit:
+                  timeout: float = DEFAULT_TIMEOUT, margin: bool = False) -> CompiledCircuit:
     """Compile ``Batch(k, assets)`` into ``cache_dir/batch_k{k}_a{assets}`` (reused if up to date).
 
     The stamp ``build.json`` records the hashes of ``batch.circom`` and the main component, the tool
     versions and the flags; anything else in that directory is rebuilt when it differs.
+
+    ``margin=True`` compiles ``BatchMargin(k, assets)`` (circuits/batch_margin.circom, ``1 + 4A`` public
+    signals) into ``cache_dir/batch_margin_k{k}_a{assets}`` instead; its stamp hashes that source.
     """
     tools = tools or find_tools()
-    source = main_source(k, assets)
-    out = Path(cache_dir).resolve() / f"batch_k{k}_a{assets}"
-    stamp = {"batch.circom": _sha256_file(BATCH_SOURCE), "main": source, "flags": list(COMPILE_FLAGS),
-             "versions": tool_versions()}
+    if margin and not MARGIN_SOURCE.is_file():
+        raise ServiceUnavailable(f"{MARGIN_SOURCE} is missing: reinstall the por package")
+    source = main_source(k, assets, "BatchMargin" if margin else "Batch")
+    out = Path(cache_dir).resolve() / (f"batch_margin_k{k}_a{assets}" if margin else f"batch_k{k}_a{assets}")
+    if margin:
+        stamp = {"batch_margin.circom": _sha256_file(MARGIN_SOURCE), "main": source, "flags": list(COMPILE_FLAGS),
+                 "versions": tool_versions()}
+    else:
+        stamp = {"batch.circom": _sha256_file(BATCH_SOURCE), "main": source, "flags": list(COMPILE_FLAGS),
+                 "versions": tool_versions()}
+    n_public = 1 + 4 * assets if margin else 1 + assets
+    label = f"{'BatchMargin' if margin else 'Batch'}({k}, {assets})"
 
     def circuit_of() -> CompiledCircuit:
-        return CompiledCircuit(k, assets, out, read_r1cs_info(out / "main.r1cs"))
+        return CompiledCircuit(k, assets, out, read_r1cs_info(out / "main.r1cs"), margin)
 
     if _stamp_matches(out / "build.json", stamp) and (out / "main_js" / "main.wasm").is_file():
         return circuit_of()
@@ -294,12 +331,12 @@ def compile_batch(k: int, assets: int, cache_dir: Path, *, tools: Tools | None =
     # circom2 runs under WASI with the working directory's ancestors as preopened paths and rewrites
     # every path argument relative to the working directory: from "/" every absolute path resolves.
     _run([tools.node, tools.circom, out / "main.circom", *COMPILE_FLAGS, "-l", CIRCUITS_DIR,
-          "-l", NODE_MODULES, "-o", out], f"circom compiling Batch({k}, {assets})", cwd=Path("/"),
+          "-l", NODE_MODULES, "-o", out], f"circom compiling {label}", cwd=Path("/"),
          timeout=timeout)
     circuit = circuit_of()
-    if circuit.info.n_public != 1 + assets or circuit.info.prime != P:
-        raise ToolError(f"compiled Batch({k}, {assets}) has {circuit.info.n_public} public signals "
-                        f"over prime {circuit.info.prime}, expected {1 + assets} over BN254")
+    if circuit.info.n_public != n_public or circuit.info.prime != P:
+        raise ToolError(f"compiled {label} has {circuit.info.n_public} public signals "
+                        f"over prime {circuit.info.prime}, expected {n_public} over BN254")
     _write_stamp(out / "build.json", stamp)
     return circuit
 
@@ -382,7 +419,7 @@ def setup(circuit: CompiledCircuit, ptau: Path, entropy: str, *, tools: Tools | 
     if not ptau.is_file():
         raise BadInput("powers-of-tau file not found", file=str(ptau))
     if circuit.info.power > _ptau_power(ptau):
-        raise BadInput(f"Batch({circuit.k}, {circuit.assets}) has {circuit.info.n_constraints} constraints and "
+        raise BadInput(f"{circuit.name} has {circuit.info.n_constraints} constraints and "
                        f"needs powers of tau of at least 2^{circuit.info.power}", file=str(ptau))
     beacon = beacon_hash(TAG_SETUP_ZKEY, entropy)
     stamp = {"r1cs": _sha256_file(circuit.r1cs), "ptau": _sha256_file(ptau), "entropy": entropy_id(entropy),
@@ -396,7 +433,7 @@ def setup(circuit: CompiledCircuit, ptau: Path, entropy: str, *, tools: Tools | 
         shutil.rmtree(out)
     out.mkdir(parents=True)
     _snarkjs(tools, "groth16", "setup", circuit.r1cs, ptau, out / "circuit_0000.zkey",
-             what=f"snarkjs groth16 setup of Batch({circuit.k}, {circuit.assets})", cwd=out, timeout=timeout)
+             what=f"snarkjs groth16 setup of {circuit.name}", cwd=out, timeout=timeout)
     _snarkjs(tools, "zkey", "beacon", out / "circuit_0000.zkey", result.zkey, beacon, str(BEACON_ITERATIONS_EXP),
              f"-n={CONTRIBUTOR}", what="snarkjs zkey beacon", cwd=out, timeout=timeout)
     (out / "circuit_0000.zkey").unlink()
@@ -428,15 +465,15 @@ def _ptau_power(ptau: Path) -> int:
 
 def setup_batch(k: int, assets: int, entropy: str, cache_dir: Path | None = None, *,
                 ptau: Path | None = None, tools: Tools | None = None,
-                timeout: float = DEFAULT_TIMEOUT) -> CircuitSetup:
+                timeout: float = DEFAULT_TIMEOUT, margin: bool = False) -> CircuitSetup:
     """Compile ``Batch(k, assets)`` and set it up: with ``ptau`` if given, else a local phase 1.
 
     **Testing only** (see the module docstring). Everything is cached under ``cache_dir``
-    (default :func:`default_cache_dir`).
+    (default :func:`default_cache_dir`). ``margin=True``: ``BatchMargin(k, assets)`` instead.
     """
     tools = tools or find_tools()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    circuit = compile_batch(k, assets, cache, tools=tools, timeout=timeout)
+    circuit = compile_batch(k, assets, cache, tools=tools, timeout=timeout, margin=margin)
     if ptau is None:
         ptau = powers_of_tau(circuit.info.power, entropy, cache, tools=tools, timeout=timeout)
     return setup(circuit, ptau, entropy, tools=tools, timeout=timeout)
@@ -503,7 +540,7 @@ def calculate_witness(circuit: CompiledCircuit, inputs: Mapping[str, object], wi
     input_path = witness.with_suffix(".input.json")
     input_path.write_text(json.dumps(inputs))
     _snarkjs(tools, "wtns", "calculate", circuit.wasm, input_path, witness,
-             what=f"witness of Batch({circuit.k}, {circuit.assets})", cwd=witness.parent, timeout=timeout,
+             what=f"witness of {circuit.name}", cwd=witness.parent, timeout=timeout,
              error=WitnessError)
     return witness
 
@@ -525,6 +562,8 @@ def prove_witness(setup: CircuitSetup, witness: Path, out_dir: Path, *, tools: T
 
 def _check_batch(circuit: CompiledCircuit, leaves: Sequence[BatchLeaf], label: str = "") -> None:
     """``BadInput`` unless ``leaves`` fill ``Batch(k, A)``: ``2^k`` leaves of ``A`` assets each."""
+    if circuit.margin:
+        raise BadInput(f"{label}{circuit.name} proves margin leaves: use prove_margin_batches")
     if len(leaves) != circuit.n_leaves:
         raise BadInput(f"{label}Batch({circuit.k}, {circuit.assets}) takes {circuit.n_leaves} leaves, got {len(leaves)}")
     if any(not isinstance(leaf, BatchLeaf) for leaf in leaves):
@@ -623,7 +662,7 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
         return
     jobs = itertools.chain([first], jobs)
     circuit = setup.circuit
-    what = f"proving Batch({circuit.k}, {circuit.assets})"
+    what = f"proving {circuit.name}"
     with tempfile.TemporaryDirectory(dir=workdir, prefix="por-zk-prove-") as tmp:
         work = Path(tmp).resolve()  # node runs in it: every path handed over is absolute
         config = work / "config.json"
@@ -657,7 +696,7 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                 tail = _tail(_ANSI.sub("", stderr.read().decode("utf-8", "replace")))
                 batch = f"batch {index}" if index is not None else "the batches"
                 if code == PROVE_EXIT_WITNESS:
-                    return WitnessError(f"witness of {batch} for Batch({circuit.k}, {circuit.assets}) failed "
+                    return WitnessError(f"witness of {batch} for {circuit.name} failed "
                                         f"(exit {code}): {tail}")
                 if code == 0:
                     return ToolError(f"{what}: the prover exited before finishing {batch}: {tail}")
@@ -675,7 +714,8 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                 index, leaves, seed = job
                 entry = _Job(index, work / f"input_{index}.json", work / f"proof_{index}.json",
                              work / f"public_{index}.json", work / f"witness_{index}.wtns" if with_levels else None)
-                entry.input.write_text(json.dumps(witness_input(leaves)))
+                # a Mapping is a prepared input object (BatchMargin: margin_witness_input)
+                entry.input.write_text(json.dumps(leaves if isinstance(leaves, Mapping) else witness_input(leaves)))
                 line = {"index": index, "input": str(entry.input), "seed": seed.hex(), "proof": str(entry.proof),
                         "public": str(entry.public), "witness": str(entry.witness) if entry.witness else None}
                 pending.append(entry)
@@ -773,3 +813,103 @@ def snarkjs_verify(vkey: Path, proof_doc: object, public_doc: object, *, tools: 
         except ToolError:
             return False
     return "OK!" in out
+
+
+# ---------------------------------------------------------------- margin batches (BatchMargin)
+
+@dataclass(frozen=True)
+class MarginBatchProof(BatchProof):
+    """A ``BatchMargin(k, A)`` proof; ``public`` is ``[root, equity_sums, debt_sums, f_eq, f_debt]``
+    (:func:`por.zk.batch.margin_public_signals`). ``sums`` (inherited) is every signal after the root."""
+
+    @property
+    def equity_sums(self) -> list[int]:
+        return split_margin_public(self.public)[1]
+
+    @property
+    def debt_sums(self) -> list[int]:
+        return split_margin_public(self.public)[2]
+
+    @property
+    def f_eq(self) -> list[int]:
+        return split_margin_public(self.public)[3]
+
+    @property
+    def f_debt(self) -> list[int]:
+        return split_margin_public(self.public)[4]
+
+
+def _check_margin_batch(circuit: CompiledCircuit, leaves: Sequence[MarginLeaf], f_eq: Sequence[int],
+                        f_debt: Sequence[int], label: str = "") -> dict[str, list]:
+    """The input object of a margin batch for ``BatchMargin(k, A)``, or ``BadInput``."""
+    if not circuit.margin:
+        raise BadInput(f"{label}{circuit.name} is not a margin circuit (compile_batch(..., margin=True))")
+    if len(leaves) != circuit.n_leaves:
+        raise BadInput(f"{label}{circuit.name} takes {circuit.n_leaves} leaves, got {len(leaves)}")
+    if any(not isinstance(leaf, MarginLeaf) for leaf in leaves):
+        raise BadInput(f"{label}every leaf must be a MarginLeaf")
+    if any(leaf.assets != circuit.assets for leaf in leaves):
+        raise BadInput(f"{label}every leaf must hold {circuit.assets} assets for {circuit.name}")
+    try:
+        return margin_witness_input(leaves, f_eq, f_debt)
+    except ValueError as exc:
+        raise BadInput(f"{label}{exc}") from None
+
+
+def prove_margin_batches(setup: CircuitSetup,
+                         batches: Iterable[tuple[Sequence[MarginLeaf], bytes]], f_eq: Sequence[int],
+                         f_debt: Sequence[int], workdir: Path | None = None, *, with_levels: bool = False,
+                         progress: Callable[[int], object] | None = None, tools: Tools | None = None,
+                         timeout: float = DEFAULT_TIMEOUT) -> Iterator[MarginBatchProof]:
+    """:func:`prove_batches` for a ``BatchMargin(k, A)`` setup: ``(leaves, seed)`` pairs of
+    :class:`~por.zk.batch.MarginLeaf` and one pair of factor vectors ``f_eq``, ``f_debt`` (SPEC.md §17.3)
+    for every batch. Same determinism, streaming and errors; a leaf with ``value_base < 0`` (or any
+    value, sum or factor outside ``[0, 2^64)``) raises :class:`WitnessError` naming its batch.
+    """
+    tools = tools or find_tools()
+
+    def job(index: int, pair: object) -> tuple[int, Mapping[str, list], bytes]:
+        label = f"batch {index}: "
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise BadInput(f"{label}expected a (leaves, seed) pair")
+        leaves, seed = pair
+        return index, _check_margin_batch(setup.circuit, leaves, f_eq, f_debt, label), _check_seed(seed, label)
+
+    if not PROVE_SCRIPT.is_file():
+        raise ServiceUnavailable(f"{PROVE_SCRIPT} is missing: reinstall the por package")
+    if not (setup.zkey.is_file() and setup.circuit.wasm.is_file()):
+        raise BadInput("the setup has no zkey or the circuit no wasm witness generator",
+                       file=str(setup.directory))
+    if not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise BadInput(f"timeout must be a positive number of seconds, not {timeout!r}")
+    if not setup.circuit.margin:
+        raise BadInput(f"{setup.circuit.name} is not a margin circuit (compile_batch(..., margin=True))")
+    if isinstance(batches, Sequence):
+        jobs: Iterator = iter([job(i, pair) for i, pair in enumerate(batches)])
+    else:
+        jobs = (job(i, pair) for i, pair in enumerate(batches))
+    stream = _prove_stream(setup, jobs, workdir, with_levels=with_levels, progress=progress, tools=tools,
+                           timeout=float(timeout))
+    return _as_margin_proofs(stream)
+
+
+def _as_margin_proofs(stream: Iterator[BatchProof]) -> Iterator[MarginBatchProof]:
+    try:
+        for proved in stream:
+            yield MarginBatchProof(proved.proof, proved.public, proved.witness_seconds, proved.prove_seconds,
+                                   proved.levels)
+    finally:
+        stream.close()  # type: ignore[attr-defined]  # stops node early when closed early
+
+
+def prove_margin_batch(setup: CircuitSetup, leaves: Sequence[MarginLeaf], f_eq: Sequence[int],
+                       f_debt: Sequence[int], workdir: Path | None = None, *, seed: bytes | None = None,
+                       with_levels: bool = False, tools: Tools | None = None,
+                       timeout: float = DEFAULT_TIMEOUT) -> MarginBatchProof:
+    """Prove one margin batch (:func:`prove_margin_batches` with one batch)."""
+    tools = tools or find_tools()
+    _check_margin_batch(setup.circuit, leaves, f_eq, f_debt)
+    seed = os.urandom(PROVE_SEED_LEN) if seed is None else _check_seed(seed)
+    (proved,) = list(prove_margin_batches(setup, [(leaves, seed)], f_eq, f_debt, workdir,
+                                          with_levels=with_levels, tools=tools, timeout=timeout))
+    return proved
