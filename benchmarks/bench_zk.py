@@ -79,6 +79,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="batch size 16 only")
     ap.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--assets", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--step-timeout", type=float, default=6 * 3600.0,
+                    help="seconds allowed per snarkjs step (the local phase 1 at 2^18 takes hours on 2 cores)")
     ap.add_argument("--reps", type=int, default=2, help="batches proved per configuration in one node process (the mean is reported)")
     ap.add_argument("--cache", type=Path, default=tc.default_cache_dir(),
                     help="phase-1 files are cached here; circuits and phase 2 are rebuilt in a fresh subdirectory")
@@ -109,7 +111,7 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
     ptau = cached_ptau(a.cache, power)
     if ptau is None:
         t = time.perf_counter()
-        ptau = tc.powers_of_tau(power, ENTROPY, a.cache, tools=tools)
+        ptau = tc.powers_of_tau(power, ENTROPY, a.cache, tools=tools, timeout=a.step_timeout)
         print(f"# phase 1 (local powers of tau 2^{power}, one-time, testing only): {fmt_s(time.perf_counter() - t)}",
               flush=True)
     else:
@@ -119,7 +121,7 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
     print(HEADER, flush=True)
     for (n, assets), (circuit, compile_s) in circuits.items():
         t = time.perf_counter()
-        setup = tc.setup(circuit, ptau, ENTROPY, tools=tools)
+        setup = tc.setup(circuit, ptau, ENTROPY, tools=tools, timeout=a.step_timeout)
         setup_s = time.perf_counter() - t
         leaves = leaves_for(n, assets, seed=n * 31 + assets)
         hash_s, root = best(lambda: zb.batch_root(leaves), 1)
