@@ -603,6 +603,24 @@ def _own_commitment(value: int, blinding: int, *, where: str) -> bytes:
     return c.to_bytes()
 
 
+def _check_range_proof(
+    proof_hex: Any, points: Sequence[Point], transcript: Transcript, bits: int, *, file: str, field: str, where: str,
+    hint: str,
+) -> None:
+    """Parse an aggregated range proof (bad input if malformed) and verify it over ``points``; ``hint`` says
+    what a failure means."""
+    if not isinstance(proof_hex, str):
+        raise BadInput("must be a hex string", file=file, field=field)
+    try:
+        proof = rangeproof.RangeProof.from_hex(proof_hex, rounds=rangeproof.rounds_for(bits, len(points)))
+    except BadInput as exc:
+        raise BadInput(exc.reason, file=file, field=field) from None
+    try:
+        rangeproof.verify(transcript, points, proof, bits)
+    except VerificationFailed as exc:
+        raise VerificationFailed(f"{exc.reason} ({hint})", where=f"{where}, {field.rsplit('.', 1)[-1]}") from None
+
+
 def _verify_path_range_proof(
     proof_hex: Any, statement: Sequence[bytes], root: bytes, bucket_id: str, index: int, *, file: str, field: str,
     where: str,
@@ -610,16 +628,9 @@ def _verify_path_range_proof(
     """Check the aggregated range proof over a path's sibling commitments and the snapshot-wide totals."""
     if not isinstance(proof_hex, str):
         raise BadInput("must be a hex string", file=file, field=field)
-    points = [Point.from_bytes(c) for c in statement]
-    try:
-        proof = rangeproof.RangeProof.from_hex(proof_hex, rounds=rangeproof.rounds_for(RANGE_BITS, len(points)))
-    except BadInput as exc:
-        raise BadInput(exc.reason, file=file, field=field) from None
-    try:
-        rangeproof.verify(path_transcript(root, bucket_id, index), points, proof, RANGE_BITS)
-    except VerificationFailed as exc:
-        raise VerificationFailed(f"{exc.reason} (a sibling or total on the path may be negative or "
-                                 f"≥ 2^{RANGE_BITS})", where=f"{where}, range_proof") from None
+    _check_range_proof(proof_hex, [Point.from_bytes(c) for c in statement], path_transcript(root, bucket_id, index),
+                       RANGE_BITS, file=file, field=field, where=where,
+                       hint=f"a sibling or total on the path may be negative or ≥ 2^{RANGE_BITS}")
 
 
 def _verify_collateral_range_proof(
@@ -632,16 +643,10 @@ def _verify_collateral_range_proof(
     if not statement:  # pragma: no cover - needs the total's C_V to be O (probability 2^-256 when honest)
         raise VerificationFailed("the snapshot total's collateral-value commitment is the point at infinity",
                                  where=f"{where}, collateral_range_proof")
-    try:
-        proof = rangeproof.RangeProof.from_hex(proof_hex, rounds=rangeproof.rounds_for(COLLATERAL_BITS, len(statement)))
-    except BadInput as exc:
-        raise BadInput(exc.reason, file=file, field=field) from None
-    try:
-        rangeproof.verify(collateral_transcript(root, bucket_id, index), statement, proof, COLLATERAL_BITS)
-    except VerificationFailed as exc:
-        raise VerificationFailed(f"{exc.reason} (a sibling subtree or the total on the path may have a negative "
-                                 "collateral value: undercollateralised accounts)",
-                                 where=f"{where}, collateral_range_proof") from None
+    _check_range_proof(proof_hex, statement, collateral_transcript(root, bucket_id, index), COLLATERAL_BITS,
+                       file=file, field=field, where=where,
+                       hint="a sibling subtree or the total on the path may have a negative collateral value: "
+                            "undercollateralised accounts")
 
 
 def _index(value: Any, *, file: str, field: str) -> int:
