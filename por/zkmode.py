@@ -390,7 +390,7 @@ def prove_snapshot(
         k = snap.zk.batch_height
         symbols = snap.config.symbols
         n = len(symbols)
-        todo: list[tuple[int, int, zb.BatchLeaf | Any, Path]] = []
+        todo: list[tuple[int, int, Path]] = []  # (bucket position, batch, proof file) still to prove
         result = ProveResult(testing_only=setup.testing_only)
         for bi, summary in enumerate(snap.buckets):
             for j in range(1 << (summary.height - k)):
@@ -408,7 +408,7 @@ def prove_snapshot(
                         if progress:
                             progress(1)
                         continue
-                todo.append((bi, j, None, path))
+                todo.append((bi, j, path))
         if on_total:
             on_total(result.batches)
         circuit_setup = setup.circuit_setup()
@@ -416,10 +416,10 @@ def prove_snapshot(
         t0 = time.perf_counter()
 
         def batches() -> Iterator[tuple[list[zb.BatchLeaf], bytes]]:
-            for bi, j, _, _ in todo:
+            for bi, j, _ in todo:
                 yield (_batch_leaves(prover.store, bi, j, k, n), prove_seed(nonce, snap.root, snap.buckets[bi].id, j))
 
-        for (bi, j, _, path), proved in zip(todo, tc.prove_batches(circuit_setup, batches())):
+        for (bi, j, path), proved in zip(todo, tc.prove_batches(circuit_setup, batches())):
             summary = snap.buckets[bi]
             node_hash, node_sums = prover.store.node(bi, k, j, n)
             if zb.field_to_bytes32(proved.root) != node_hash or list(proved.sums) != node_sums:
