@@ -127,22 +127,23 @@ COLLATERAL_BITS = 128
 COLLATERAL_PROTOCOL = "inclusion-collateral"
 
 
-def path_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
-    """The transcript of a hiding-mode path range proof, before the range proof's statement (SPEC.md §15.4)."""
-    t = Transcript(PATH_PROTOCOL)
+def _entry_transcript(protocol: str, root: bytes, bucket_id: str, index: int) -> Transcript:
+    """A transcript bound to one inclusion-proof entry: ``protocol``, snapshot root, bucket and leaf index."""
+    t = Transcript(protocol)
     t.append_message("snapshot-root", root)
     t.append_message("bucket", bucket_id.encode("utf-8"))
     t.append_u64("index", index)
     return t
+
+
+def path_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
+    """The transcript of a hiding-mode path range proof, before the range proof's statement (SPEC.md §15.4)."""
+    return _entry_transcript(PATH_PROTOCOL, root, bucket_id, index)
 
 
 def collateral_transcript(root: bytes, bucket_id: str, index: int) -> Transcript:
     """The transcript of a margin hiding-mode collateral range proof, before its statement (SPEC.md §17.16)."""
-    t = Transcript(COLLATERAL_PROTOCOL)
-    t.append_message("snapshot-root", root)
-    t.append_message("bucket", bucket_id.encode("utf-8"))
-    t.append_u64("index", index)
-    return t
+    return _entry_transcript(COLLATERAL_PROTOCOL, root, bucket_id, index)
 
 
 def collateral_statement(nodes: Sequence[Sequence[bytes]], params: MarginParams) -> list[Point]:
