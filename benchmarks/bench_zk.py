@@ -1,6 +1,6 @@
 """Groth16 batch proofs (circuits/batch.circom): constraints, setup, proving and verification time.
 
-    python benchmarks/bench_zk.py [--quick] [--sizes 16 64 256] [--assets 1 4] [--cache DIR]
+    python benchmarks/bench_zk.py [--quick] [--sizes 16 64 256] [--assets 1 4] [--cache DIR] [--margin]
 
 For each batch size ``n = 2^k`` and asset count ``A``: constraints per leaf, compile time, the
 per-circuit phase-2 setup (``groth16 setup`` + one ``zkey beacon`` + key export), proving time per
@@ -13,6 +13,9 @@ after another, on this machine).
 The phase-1 file (local powers of tau, testing only) is a one-time cost shared by every circuit; the
 largest power the selected sizes need is generated once (or reused from ``--cache``) and its time
 reported separately. A production setup uses a ceremony's .ptau instead (circuits/README.md).
+
+``--margin`` measures ``BatchMargin(k, A)`` (SPEC.md §17.25: equity and debt per asset, the per-account
+rule with public factors) instead of ``Batch(k, A)``, on leaves whose debts are covered.
 """
 
 from __future__ import annotations
@@ -58,6 +61,21 @@ def leaves_for(n: int, assets: int, seed: int) -> list[zb.BatchLeaf]:
                                      tuple(rng.randrange(cap) for _ in range(assets))) for i in range(n)]
 
 
+MARGIN_F_EQ, MARGIN_F_DEBT = 90, 100  # per asset: a 10% haircut at price 1 (SPEC.md §17.3 factors)
+
+
+def margin_leaves_for(n: int, assets: int, seed: int) -> list[zb.MarginLeaf]:
+    """Leaves with equity and a debt of at most 90% of it in every asset (every leaf passes the rule)."""
+    rng = random.Random(seed)
+    cap = (1 << 64) // n
+    out = []
+    for i in range(n):
+        equity = tuple(rng.randrange(cap) for _ in range(assets))
+        debt = tuple(rng.randrange(e * MARGIN_F_EQ // MARGIN_F_DEBT + 1) for e in equity)
+        out.append(zb.MarginLeaf.for_account("bench", "main", f"user{i}", rng.randbytes(32), equity, debt))
+    return out
+
+
 def cached_ptau(cache: Path, power: int) -> Path | None:
     """The smallest cached benchmark phase-1 file of at least ``power``."""
     pattern = re.compile(rf"pot(\d+)_{tc.entropy_id(ENTROPY)}\.ptau")
@@ -79,6 +97,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="batch size 16 only")
     ap.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--assets", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--margin", action="store_true", help="BatchMargin(k, A) (margin accounts) instead of Batch(k, A)")
     ap.add_argument("--step-timeout", type=float, default=6 * 3600.0,
                     help="seconds allowed per snarkjs step (the local phase 1 at 2^18 takes hours on 2 cores)")
     ap.add_argument("--reps", type=int, default=2, help="batches proved per configuration in one node process (the mean is reported)")
@@ -103,9 +122,9 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
     for n in sizes:
         for assets in a.assets:
             t = time.perf_counter()
-            circuit = tc.compile_batch(zb.batch_height(n), assets, fresh, tools=tools)
+            circuit = tc.compile_batch(zb.batch_height(n), assets, fresh, tools=tools, margin=a.margin)
             circuits[n, assets] = (circuit, time.perf_counter() - t)
-            print(f"# compiled n={n} A={assets}: {circuit.info.n_constraints} constraints, 2^{circuit.info.power}",
+            print(f"# compiled {circuit.name} n={n} A={assets}: {circuit.info.n_constraints} constraints, 2^{circuit.info.power}",
                   flush=True)
     power = max(c.info.power for c, _ in circuits.values())
     ptau = cached_ptau(a.cache, power)
@@ -123,16 +142,27 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
         t = time.perf_counter()
         setup = tc.setup(circuit, ptau, ENTROPY, tools=tools, timeout=a.step_timeout)
         setup_s = time.perf_counter() - t
-        leaves = leaves_for(n, assets, seed=n * 31 + assets)
-        hash_s, root = best(lambda: zb.batch_root(leaves), 1)
-        # as `por zk prove` does: one node process for several batches (start-up paid once), seeded r, s
-        t = time.perf_counter()
-        runs = list(tc.prove_batches(setup, [(leaves, bytes([i]) * 32) for i in range(a.reps)], tools=tools))
-        prove_s = (time.perf_counter() - t) / a.reps
-        proved = runs[0]
-        assert proved.root == root and list(proved.sums) == zb.batch_sums(leaves)
+        jobs = lambda leaves: [(leaves, bytes([i]) * 32) for i in range(a.reps)]  # noqa: E731
         vk = setup.verifying_key()
-        verify_s, _ = best(lambda: zb.verify_batch_proof(vk, proved.proof, root, zb.batch_sums(leaves)), 2)
+        if a.margin:
+            f_eq, f_debt = [MARGIN_F_EQ] * assets, [MARGIN_F_DEBT] * assets
+            mleaves = margin_leaves_for(n, assets, seed=n * 31 + assets)
+            hash_s, root = best(lambda: zb.margin_batch_root(mleaves), 1)
+            t = time.perf_counter()
+            runs = list(tc.prove_margin_batches(setup, jobs(mleaves), f_eq, f_debt, tools=tools))
+            prove_s = (time.perf_counter() - t) / a.reps
+            eq, de = zb.margin_batch_sums(mleaves)
+            assert runs[0].root == root and (list(runs[0].equity_sums), list(runs[0].debt_sums)) == (eq, de)
+            verify_s, _ = best(lambda: zb.verify_margin_batch_proof(vk, runs[0].proof, root, eq, de, f_eq, f_debt), 2)
+        else:
+            leaves = leaves_for(n, assets, seed=n * 31 + assets)
+            hash_s, root = best(lambda: zb.batch_root(leaves), 1)
+            # as `por zk prove` does: one node process for several batches (start-up paid once), seeded r, s
+            t = time.perf_counter()
+            runs = list(tc.prove_batches(setup, jobs(leaves), tools=tools))
+            prove_s = (time.perf_counter() - t) / a.reps
+            assert runs[0].root == root and list(runs[0].sums) == zb.batch_sums(leaves)
+            verify_s, _ = best(lambda: zb.verify_batch_proof(vk, runs[0].proof, root, zb.batch_sums(leaves)), 2)
         row = (f"| {n} | {assets} | {circuit.info.n_constraints} | {circuit.info.n_constraints / n:.0f} "
                f"| {fmt_s(compile_s)} | {fmt_s(setup_s)} | {fmt_s(prove_s)} | {prove_s / n * 1000:.1f} ms "
                f"| {fmt_s(verify_s)} | {fmt_s(hash_s)} "
@@ -142,6 +172,7 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
         print(row, flush=True)
 
     print()
+    print(f"circuit: {'BatchMargin(k, A) (margin accounts: equity, debt, per-account rule)' if a.margin else 'Batch(k, A)'}")
     print(HEADER)
     print("\n".join(rows))
     for name, n, (lo, hi), machine in ANCHORS:

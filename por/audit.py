@@ -191,8 +191,8 @@ def full_audit(
                              progress=reporter.advance if reporter is not None else None)
         n = sum(b.batches for b in zk.buckets)
         base.add("zk batch proofs", zk.ok,
-                 f"all {n} Groth16 batch proofs verify (py_ecc) and add up to the published bucket roots: every "
-                 f"leaf balance is in [0, 2^64)" if zk.ok else "; ".join(zk.failures[:5]))
+                 f"all {n} Groth16 batch proofs verify (py_ecc) and add up to the published bucket roots: "
+                 f"{zk.statement}" if zk.ok else "; ".join(zk.failures[:5]))
     if proofs_dir is not None:
         paths = sorted(p for p in Path(proofs_dir).glob("*.json") if p.name != "index.json")
         chosen = _sample(paths, sample, seed)

@@ -263,8 +263,8 @@ def root_preimage(
     if (margin is not None) != (version == MARGIN_FORMAT_VERSION) or version not in (FORMAT_VERSION,
                                                                                         MARGIN_FORMAT_VERSION):
         raise ValueError("root version 2 binds margin parameters and version 1 does not")
-    if margin is not None and mode != "public":
-        raise ValueError("margin snapshots are public mode only")
+    if margin is not None and mode not in ("public", "zk"):
+        raise ValueError("this layout serves public- and zk-mode margin snapshots (hiding mode: por.snapshot)")
     out = [TAG_ROOT, u16(version), lp(mode), lp(snapshot_id), lp(as_of), u16(len(assets))]
     for symbol, decimals in assets:
         out += [lp(symbol), u8(decimals)]

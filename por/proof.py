@@ -50,7 +50,6 @@ from .group import N, Point
 from .pedersen import commit
 from .snapshot import (
     MODE_HIDING,
-    MODE_PUBLIC,
     MODE_ZK,
     MODES,
     Snapshot,
@@ -220,6 +219,12 @@ class Prover:
                 continue
             if cfg.margin is not None:
                 entries.append(self._margin_entry(bucket, position, bytes(salt)))
+                if self.snapshot.zk is not None:
+                    from .zkmode import entry_batch_doc
+
+                    entry = entries[-1]
+                    entry["batch"] = entry_batch_doc(self.dir, self.store, self.snapshot, bucket, position)
+                    entry["path"] = entry["path"][self.snapshot.zk.batch_height:]
                 continue
             _, balances = self.store.node(bucket, 0, position, n)
             path = self.store.siblings(bucket, position, summary.height, n)
@@ -717,13 +722,12 @@ def _verify(
                            file=file, field="snapshot")
     config = SnapshotConfig.from_dict(snap_doc["metadata"], file=file)
     margin = config.margin
-    if margin is not None and zk_mode:
-        raise BadInput("margin proofs are public or hiding mode only", file=file, field="mode")
     zk = None
     if zk_mode:
         from .zkmode import ZkParams, verify_entry_batch
 
-        zk = ZkParams.from_dict(snap_doc["zk"], len(config.assets), file=file, field="snapshot.zk")
+        zk = ZkParams.from_dict(snap_doc["zk"], len(config.assets), file=file, field="snapshot.zk",
+                                margin=margin is not None)
     claimed_root = parse_hex32(snap_doc["root"], file=file, field="snapshot.root")
     account = doc["account_id"]
     if not isinstance(account, str) or not account:
@@ -809,21 +813,9 @@ def _verify(
             raise VerificationFailed(f"top_path has {len(top)} siblings, the top tree has height {n_top}", where=where)
 
         leaf_vec: list = balances
-        if hiding:
-            if margin is not None:
-                blindings = (_parse_blindings(e["equity_blindings"], symbols, file=file, field=f"{f}.equity_blindings")
-                             + _parse_blindings(e["debt_blindings"], symbols, file=file, field=f"{f}.debt_blindings"))
-            else:
-                blindings = _parse_blindings(e["blindings"], symbols, file=file, field=f"{f}.blindings")
-            leaf_vec = [_own_commitment(v, r, where=f"{where}, blindings") for v, r in zip(balances, blindings)]
-        if zk is not None:
-            if index >> height:
-                raise VerificationFailed(f"leaf index {index} is outside a tree of height {height}", where=where)
-            node = verify_entry_batch(e["batch"], zk, snapshot_id=sid, bucket_id=bucket_id, account_id=account,
-                                      salt=salt, balances=balances, index=index, symbols=symbols, file=file,
-                                      field=f"{f}.batch", where=where)
-            bucket_root, bucket_sums = climb(node, index >> k, path, where=f"{where}, path")
-        elif margin is not None:
+        if zk is not None and index >> height:
+            raise VerificationFailed(f"leaf index {index} is outside a tree of height {height}", where=where)
+        if margin is not None:  # §17.10 step 2: the own leaf (tiered rule) in every mode
             n = len(symbols)
             no_debt = not config.allows_debt(bucket_id)
             check = _margin_checker(margin, n, no_debt=no_debt)
@@ -832,6 +824,25 @@ def _verify(
             if own_value < 0:
                 raise VerificationFailed(f"own account is undercollateralised (tiered haircuts): collateral value "
                                          f"{margin.format_value(own_value)} quote units", where=f"{where}, own leaf")
+        if hiding:
+            if margin is not None:
+                blindings = (_parse_blindings(e["equity_blindings"], symbols, file=file, field=f"{f}.equity_blindings")
+                             + _parse_blindings(e["debt_blindings"], symbols, file=file, field=f"{f}.debt_blindings"))
+            else:
+                blindings = _parse_blindings(e["blindings"], symbols, file=file, field=f"{f}.blindings")
+            leaf_vec = [_own_commitment(v, r, where=f"{where}, blindings") for v, r in zip(balances, blindings)]
+        if zk is not None:
+            node = verify_entry_batch(e["batch"], zk, snapshot_id=sid, bucket_id=bucket_id, account_id=account,
+                                      salt=salt, balances=balances, index=index, symbols=symbols, file=file,
+                                      field=f"{f}.batch", where=where,
+                                      factors=(margin.f_eq, margin.f_debt) if margin is not None else None)
+            if margin is not None:  # §17.26: the proven batch node, then §17.10 step 3 from level k up
+                check(node[1], f"{where}, batch (node at level {k})")
+                bucket_root, bucket_sums = climb(node, index >> k, path, where=f"{where}, path", check=check,
+                                                 start_level=k)
+            else:
+                bucket_root, bucket_sums = climb(node, index >> k, path, where=f"{where}, path")
+        elif margin is not None:
             leaf = enc.leaf_hash(sid, bucket_id, salt, account, leaf_vec)
             if hiding:
                 if no_debt:
@@ -865,16 +876,24 @@ def _verify(
                                        margin.format_value(own_value)))
         else:
             results.append(EntryResult(bucket_id, dict(zip(symbols, balances))))
-        if zk is not None:
+        if zk is not None and margin is not None:
+            checks.append(f"bucket {bucket_id}: leaf -> {k} Poseidon nodes -> batch root (Groth16 proof: every "
+                          f"equity and debt of the batch in [0, 2^64), every account's collateral value >= 0 at "
+                          f"the snapshot's prices and base haircuts, sums exact) -> {height - k} nodes -> bucket "
+                          f"root -> {n_top} nodes -> snapshot root")
+        elif zk is not None:
             checks.append(f"bucket {bucket_id}: leaf -> {k} Poseidon nodes -> batch root (Groth16 proof: every "
                           f"balance of the batch in [0, 2^64), sums exact) -> {height - k} nodes -> bucket root -> "
                           f"{n_top} nodes -> snapshot root")
         else:
             checks.append(f"bucket {bucket_id}: leaf -> {height} nodes -> bucket root -> {n_top} nodes -> snapshot root")
         if margin is not None and not hiding:
+            above = height - k
             checks.append(f"bucket {bucket_id}: collateral value >= 0 at the snapshot's prices and haircuts for the "
-                          f"own account (tiered), its {height} siblings and {height} ancestors, and the {n_top} "
-                          "top-tree siblings and ancestors"
+                          "own account (tiered), "
+                          + (f"the batch node, its {above} siblings and {above} ancestors above the batch"
+                             if zk is not None else f"its {height} siblings and {height} ancestors")
+                          + f", and the {n_top} top-tree siblings and ancestors"
                           + ("" if config.allows_debt(bucket_id) else "; no debt anywhere (bucket without allow_debt)"))
         if hiding and margin is not None:
             statement = [c for _, vec in path for c in vec] + [c for _, vec in top for c in vec] + list(top_sums)

@@ -35,7 +35,6 @@ MODE_PUBLIC = "public"
 MODE_HIDING = "hiding"
 MODE_ZK = "zk"
 MODES = (MODE_PUBLIC, MODE_HIDING, MODE_ZK)
-MARGIN_NOT_ZK = "margin accounts are supported in public and hiding mode only so far"
 HEX32_RE = re.compile(r"[0-9a-f]{64}")
 HEX33_RE = re.compile(r"0[23][0-9a-f]{64}")
 UINT_RE = re.compile(r"0|[1-9][0-9]{0,19}")
@@ -254,10 +253,8 @@ def compute_root(
     """
     if config.margin is not None:
         n_values = 2 * len(config.assets)
-        if mode == MODE_ZK:
-            raise BadInput(MARGIN_NOT_ZK, field="mode")
-        if mode == MODE_PUBLIC and any(not b.margin for b in buckets):
-            raise BadInput("a public-mode margin snapshot needs every bucket's equity and debt totals", field="mode")
+        if mode != MODE_HIDING and any(not b.margin for b in buckets):
+            raise BadInput(f"a {mode}-mode margin snapshot needs every bucket's equity and debt totals", field="mode")
         if mode == MODE_HIDING and any(b.commitments is None or len(b.commitments) != n_values for b in buckets):
             raise BadInput("a hiding-mode margin snapshot needs 2A commitments (equity then debt) per bucket",
                            field="mode")
@@ -268,9 +265,9 @@ def compute_root(
 
 
 def root_preimage(config: SnapshotConfig, mode: str, top_hash: bytes, top_vec: Sequence[Any], zk: Any = None) -> bytes:
-    """The snapshot root preimage of any version and mode (SPEC.md §5, §15.2, §16.10, §17.8, §17.16).
+    """The snapshot root preimage of any version and mode (SPEC.md §5, §15.2, §16.10, §17.8, §17.16, §17.26).
 
-    Version 1 and public-mode version 2 are :func:`por.encoding.root_preimage`. A hiding-mode
+    Version 1 and public- and zk-mode version 2 are :func:`por.encoding.root_preimage`. A hiding-mode
     margin snapshot (version 2) is the version 1 hiding preimage with ``u16(2)`` in place of
     ``u16(1)`` and the margin bytes (§17.7) appended, exactly as §17.8 does for public mode::
 
@@ -284,10 +281,8 @@ def root_preimage(config: SnapshotConfig, mode: str, top_hash: bytes, top_vec: S
         zk=zk.binding if zk is not None else None,
     )
     margin = config.margin
-    if margin is None or mode == MODE_PUBLIC:
+    if margin is None or mode != MODE_HIDING:
         return enc.root_preimage(**fields, margin=margin.root_bytes() if margin is not None else None)
-    if mode != MODE_HIDING:
-        raise BadInput(MARGIN_NOT_ZK, field="mode")
     v1 = enc.root_preimage(**fields)  # the version 1 hiding layout, which version 2 extends
     head = enc.TAG_ROOT + enc.u16(enc.FORMAT_VERSION)
     assert v1.startswith(head)
@@ -334,9 +329,6 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
         raise BadInput(f"unsupported version {version!r} (this por reads {enc.FORMAT_VERSION}, and "
                        f"{enc.MARGIN_FORMAT_VERSION} for margin snapshots)", file=file, field="version")
     margin = version == enc.MARGIN_FORMAT_VERSION
-    if margin and mode == MODE_ZK:
-        raise BadInput(f"version {version} (margin) snapshots are public or hiding mode only", file=file,
-                       field="version")
     if margin and hiding and any(k in doc for k in ("equity", "debt", "requirement")):
         raise BadInput("equity, debt and requirement totals are published in public mode only (a hiding-mode "
                        "margin snapshot publishes equity_commitments and debt_commitments per bucket)",
@@ -366,7 +358,7 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     if mode == MODE_ZK:
         from .zkmode import ZkParams
 
-        zk = ZkParams.from_dict(doc["zk"], len(config.assets), file=file)
+        zk = ZkParams.from_dict(doc["zk"], len(config.assets), file=file, margin=margin)
     raw = doc["buckets"]
     if not isinstance(raw, list) or [b.get("id") if isinstance(b, dict) else None for b in raw] != list(config.bucket_ids):
         raise BadInput("buckets must list every metadata bucket once, in canonical order", file=file, field="buckets")
@@ -545,8 +537,9 @@ def build_trees(
     through: it exists only so tests can build the attack fixtures users must catch.
     """
     rep = reporter or _Quiet()
-    if config.margin is not None and zk is not None:
-        raise BadInput(f"{MARGIN_NOT_ZK}: a config with [prices] cannot be built with --zk yet", field="prices")
+    if zk is not None and zk.margin != (config.margin is not None):
+        raise BadInput("a margin config (with [prices]) is built with a BatchMargin setup (`por zk setup --margin`), "
+                       "any other config with a Batch setup", field="zk")
     keys = SnapshotKeys.from_master(secret)
     n_assets = len(config.assets)
     n_values = 2 * n_assets if config.margin is not None else n_assets
@@ -623,8 +616,6 @@ def build_snapshot(
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
-    if config.margin is not None and zk_setup is not None:
-        raise BadInput(f"{MARGIN_NOT_ZK}: a config with [prices] cannot be built with --zk yet", field="prices")
     zk = None
     if zk_setup is not None:
         from .zkmode import load_setup
@@ -633,6 +624,11 @@ def build_snapshot(
         if setup.assets != len(config.assets):
             raise BadInput(f"the zk setup is for {setup.assets} assets, the config declares {len(config.assets)}",
                            file=str(zk_setup), field="assets")
+        if setup.margin != (config.margin is not None):
+            raise BadInput(f"the zk setup is a {setup.circuit} setup; "
+                           + ("a config with [prices] (margin accounts) needs `por zk setup --margin`"
+                              if config.margin is not None else "a config without [prices] needs a Batch setup "
+                              "(`por zk setup` without --margin)"), file=str(zk_setup), field="circuit")
         zk = setup.params
     created = secret is None
     if secret is None:

@@ -315,6 +315,7 @@ def climb(
     *,
     where: str = "path",
     check: NodeCheck | None = None,
+    start_level: int = 0,
 ) -> tuple[bytes, list]:
     """Recompute the root from a leaf, its index and its siblings (bottom-up).
 
@@ -322,16 +323,18 @@ def climb(
     ``index`` is set. Every parent sum is checked to stay below 2^64 (public
     mode); commitments are added as points (hiding mode). ``check`` (margin
     mode: the collateral-value rule) sees every sibling and every computed parent,
-    bottom-up; the leaf itself is the caller's to check.
+    bottom-up; the leaf itself is the caller's to check. ``start_level`` is the tree level of
+    ``leaf`` (zk mode: the batch height), used only to name levels in messages.
     """
     if index >> len(siblings):
         raise VerificationFailed(f"leaf index {index} is outside a tree of height {len(siblings)}", where=where)
     node = (leaf[0], list(leaf[1]))
     for level, sib in enumerate(siblings):
-        here = f"{where}, level {level + 1}"
+        at = start_level + level
+        here = f"{where}, level {at + 1}"
         if check is not None:
-            check(sib[1], f"{where}[{level}] (sibling at level {level})")
+            check(sib[1], f"{where}[{level}] (sibling at level {at})")
         node = _parent(sib, node, here) if (index >> level) & 1 else _parent(node, sib, here)
         if check is not None:
-            check(node[1], f"{where} (computed node at level {level + 1})")
+            check(node[1], f"{where} (computed node at level {at + 1})")
     return node

@@ -1,4 +1,4 @@
-"""zk tree mode (SPEC.md §16.10-§16.14): bucket trees whose lowest ``k`` levels are Groth16-proven batches.
+"""zk tree mode (SPEC.md §16.10-§16.14, §17.26): bucket trees whose lowest ``k`` levels are Groth16-proven batches.
 
 In zk mode every group of ``2^k`` consecutive leaves of a bucket tree is a *batch*:
 a binary Poseidon tree over circuit-friendly leaves (:mod:`por.zk.batch`), whose
@@ -7,6 +7,11 @@ level-``k`` node of the bucket tree is ``(field_to_bytes32(batch root), batch su
 and the SHA-256 Merkle-sum tree of §4 continues above it. The snapshot root binds
 ``k`` and the verifying key's digest, so every user and auditor checks batch
 proofs against the same key.
+
+With margin accounts (SPEC.md §17.26) the batches are ``BatchMargin(k, A)`` batches: each
+leaf is ``Poseidon(account, salt, E ‖ D)``, the level-``k`` node carries the ``2A`` equity and
+debt sums, and each proof also shows every leaf's base collateral value is ``≥ 0`` under the
+snapshot's own integer factors (taken from its margin metadata, never from a proof file).
 
 This module holds what the rest of ``por`` needs of that mode:
 
@@ -54,6 +59,9 @@ class ZkParams:
 
     batch_height: int
     vkey: VerifyingKey
+    margin: bool = False
+    """``BatchMargin(k, A)`` batches (a margin snapshot, SPEC.md §17.26); not serialised: the key's
+    ``nPublic`` (``1 + 4A`` against ``1 + A``) and the snapshot's version say which."""
 
     @property
     def digest(self) -> bytes:
@@ -73,8 +81,9 @@ class ZkParams:
         return {"batch_height": self.batch_height, "verification_key": self.vkey.to_json()}
 
     @classmethod
-    def from_dict(cls, doc: Any, n_assets: int, *, file: str, field: str = "zk") -> ZkParams:
-        """Parse the ``zk`` object of a snapshot or proof: ``k`` in 0..20 and a strict snarkjs key for 1 + A signals."""
+    def from_dict(cls, doc: Any, n_assets: int, *, file: str, field: str = "zk", margin: bool = False) -> ZkParams:
+        """Parse the ``zk`` object of a snapshot or proof: ``k`` in 0..20 and a strict snarkjs key for
+        ``1 + A`` signals (``1 + 4A`` for a margin snapshot, whose batches are ``BatchMargin(k, A)``)."""
         if not isinstance(doc, dict) or set(doc) != {"batch_height", "verification_key"}:
             raise BadInput("must be an object with exactly batch_height and verification_key", file=file, field=field)
         k = doc["batch_height"]
@@ -85,13 +94,23 @@ class ZkParams:
         except BadInput as exc:
             raise BadInput(exc.reason, file=file, field=f"{field}.verification_key"
                            + (f".{exc.field}" if exc.field else "")) from None
-        if vkey.n_public != 1 + n_assets:
-            raise BadInput(f"key has {vkey.n_public} public signals; a batch of {n_assets} assets has {1 + n_assets}",
-                           file=file, field=f"{field}.verification_key.nPublic")
-        params = cls(k, vkey)
+        expected = n_public(n_assets, margin)
+        if vkey.n_public != expected:
+            raise BadInput(f"key has {vkey.n_public} public signals; a {'margin ' if margin else ''}batch of "
+                           f"{n_assets} assets has {expected}", file=file, field=f"{field}.verification_key.nPublic")
+        params = cls(k, vkey, margin)
         if params.to_dict() != doc:
             raise BadInput("is not in canonical form", file=file, field=field)
         return params
+
+
+def n_public(n_assets: int, margin: bool) -> int:
+    """Public signals of a batch proof: ``1 + A`` for ``Batch(k, A)``, ``1 + 4A`` for ``BatchMargin(k, A)``."""
+    return 1 + 4 * n_assets if margin else 1 + n_assets
+
+
+def circuit_name(margin: bool) -> str:
+    return "BatchMargin" if margin else "Batch"
 
 
 # ------------------------------------------------------------------ setup directories
@@ -106,17 +125,28 @@ class ZkSetup:
     testing_only: bool
     params: ZkParams
 
+    @property
+    def margin(self) -> bool:
+        """Whether this is a ``BatchMargin(k, A)`` setup (for margin snapshots, SPEC.md §17.26)."""
+        return self.params.margin
+
+    @property
+    def circuit(self) -> str:
+        """``"Batch"`` or ``"BatchMargin"``."""
+        return circuit_name(self.margin)
+
     def circuit_setup(self) -> Any:
         """The :class:`por.zk.toolchain.CircuitSetup` to prove with (needs the node tools)."""
         from .zk import toolchain as tc
 
         circuit_dir = self.directory / "circuit"
         info = tc.read_r1cs_info(circuit_dir / "main.r1cs")
-        return tc.CircuitSetup(tc.CompiledCircuit(self.batch_height, self.assets, circuit_dir, info), self.directory)
+        return tc.CircuitSetup(tc.CompiledCircuit(self.batch_height, self.assets, circuit_dir, info, self.margin),
+                               self.directory)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": SETUP_FORMAT, "version": enc.FORMAT_VERSION, "batch_height": self.batch_height,
-                "assets": self.assets, "testing_only": self.testing_only,
+        return {"format": SETUP_FORMAT, "version": enc.FORMAT_VERSION, "circuit": self.circuit,
+                "batch_height": self.batch_height, "assets": self.assets, "testing_only": self.testing_only,
                 "vkey_digest": self.params.digest.hex()}
 
 
@@ -129,8 +159,9 @@ def create_setup(
     zkey: Path | None = None,
     ptau: Path | None = None,
     cache_dir: Path | None = None,
+    margin: bool = False,
 ) -> ZkSetup:
-    """Compile ``Batch(k, A)`` and set it up into the new directory ``out_dir``.
+    """Compile ``Batch(k, A)`` (``margin``: ``BatchMargin(k, A)``) and set it up into the new directory ``out_dir``.
 
     Without ``zkey`` this is the **local, testing-only** setup of SPEC.md §16.8 (deterministic from
     ``entropy``; anyone who knows it can forge proofs). With ``zkey`` (the final key of a phase-2
@@ -141,8 +172,9 @@ def create_setup(
 
     if not 0 <= batch_height <= zb.MAX_K:
         raise BadInput(f"batch height must be 0..{zb.MAX_K}", field="batch-height")
-    if not 1 <= assets <= zb.MAX_ASSETS:
-        raise BadInput(f"the batch circuit takes 1..{zb.MAX_ASSETS} assets", field="assets")
+    max_assets = zb.MARGIN_MAX_ASSETS if margin else zb.MAX_ASSETS
+    if not 1 <= assets <= max_assets:
+        raise BadInput(f"the {circuit_name(margin)} circuit takes 1..{max_assets} assets", field="assets")
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty", file=str(out_dir))
@@ -154,12 +186,13 @@ def create_setup(
     cache = Path(cache_dir) if cache_dir is not None else tc.default_cache_dir()
     with atomic_directory(out_dir) as stage:
         if zkey is None:
-            made = tc.setup_batch(batch_height, assets, entropy, cache, tools=tools)  # type: ignore[arg-type]
+            made = tc.setup_batch(batch_height, assets, entropy, cache, tools=tools,  # type: ignore[arg-type]
+                                  margin=margin)
             circuit = made.circuit
             shutil.copyfile(made.zkey, stage / "circuit_final.zkey")
             shutil.copyfile(made.vkey_path, stage / "verification_key.json")
         else:
-            circuit = tc.compile_batch(batch_height, assets, cache, tools=tools)
+            circuit = tc.compile_batch(batch_height, assets, cache, tools=tools, margin=margin)
             tc.import_setup(circuit, zkey, stage, ptau=ptau, tools=tools)
         target = stage / "circuit"
         (target / "main_js").mkdir(parents=True)
@@ -170,7 +203,7 @@ def create_setup(
                 shutil.copyfile(f, target / "main_js" / f.name)
         vkey = parse_verifying_key(read_json(stage / "verification_key.json", "verification key"),
                                    source=str(out_dir / "verification_key.json"))
-        setup = ZkSetup(out_dir, batch_height, assets, zkey is None, ZkParams(batch_height, vkey))
+        setup = ZkSetup(out_dir, batch_height, assets, zkey is None, ZkParams(batch_height, vkey, margin))
         atomic_write_json(stage / "setup.json", setup.to_dict())
     return setup
 
@@ -180,19 +213,23 @@ def load_setup(directory: Path) -> ZkSetup:
     directory = Path(directory)
     meta_path = directory / "setup.json"
     doc = read_json(meta_path, "zk setup")
-    keys = {"format", "version", "batch_height", "assets", "testing_only", "vkey_digest"}
+    keys = {"format", "version", "circuit", "batch_height", "assets", "testing_only", "vkey_digest"}
     if not isinstance(doc, dict) or set(doc) != keys or doc["format"] != SETUP_FORMAT:
         raise BadInput(f"not a {SETUP_FORMAT} document (write one with `por zk setup`)", file=str(meta_path))
     if doc["version"] != enc.FORMAT_VERSION:
         raise BadInput(f"unsupported version {doc['version']!r}", file=str(meta_path), field="version")
+    if doc["circuit"] not in ("Batch", "BatchMargin"):
+        raise BadInput("must be \"Batch\" or \"BatchMargin\"", file=str(meta_path), field="circuit")
+    margin = doc["circuit"] == "BatchMargin"
     k, assets = doc["batch_height"], doc["assets"]
-    for name, v, hi in (("batch_height", k, zb.MAX_K), ("assets", assets, zb.MAX_ASSETS)):
+    max_assets = zb.MARGIN_MAX_ASSETS if margin else zb.MAX_ASSETS
+    for name, v, hi in (("batch_height", k, zb.MAX_K), ("assets", assets, max_assets)):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= hi:
             raise BadInput(f"must be an integer 0..{hi}", file=str(meta_path), field=name)
     vk_path = directory / "verification_key.json"
     vkey = parse_verifying_key(read_json(vk_path, "verification key"), source=str(vk_path))
-    params = ZkParams(k, vkey)
-    if vkey.n_public != 1 + assets or params.digest.hex() != doc["vkey_digest"]:
+    params = ZkParams(k, vkey, margin)
+    if vkey.n_public != n_public(assets, margin) or params.digest.hex() != doc["vkey_digest"]:
         raise BadInput("verification_key.json does not match setup.json (digest or signal count)",
                        file=str(vk_path))
     return ZkSetup(directory, k, assets, bool(doc["testing_only"]), params)
@@ -275,7 +312,11 @@ def batch_hash_levels(
 
 @dataclass(frozen=True)
 class BatchProofDoc:
-    """One published batch proof: which batch, its public signals, and the Groth16 proof."""
+    """One published batch proof: which batch, its public signals, and the Groth16 proof.
+
+    ``sums`` has ``A`` values, or ``2A`` (equity then debt) for a margin batch (``margin``, version 2:
+    published as ``equity`` and ``debt``; the factors are the snapshot's and are not repeated).
+    """
 
     snapshot_root: bytes
     bucket: str
@@ -283,12 +324,17 @@ class BatchProofDoc:
     root: int
     sums: tuple[int, ...]
     proof: Proof
+    margin: bool = False
 
     def to_dict(self, symbols: Sequence[str]) -> dict[str, Any]:
-        return {"format": BATCH_PROOF_FORMAT, "version": enc.FORMAT_VERSION,
+        amounts = lambda vs: {s: str(v) for s, v in zip(symbols, vs, strict=True)}  # noqa: E731
+        n = len(symbols)
+        values = ({"equity": amounts(self.sums[:n]), "debt": amounts(self.sums[n:])} if self.margin
+                  else {"sums": amounts(self.sums)})
+        return {"format": BATCH_PROOF_FORMAT,
+                "version": enc.MARGIN_FORMAT_VERSION if self.margin else enc.FORMAT_VERSION,
                 "snapshot_root": self.snapshot_root.hex(), "bucket": self.bucket, "batch": self.batch,
-                "root": str(self.root), "sums": {s: str(v) for s, v in zip(symbols, self.sums, strict=True)},
-                "proof": self.proof.to_json()}
+                "root": str(self.root), **values, "proof": self.proof.to_json()}
 
 
 def parse_field(value: Any, *, file: str, field: str) -> int:
@@ -299,29 +345,44 @@ def parse_field(value: Any, *, file: str, field: str) -> int:
     return int(value)
 
 
-def parse_batch_proof(doc: Any, symbols: Sequence[str], *, file: str) -> BatchProofDoc:
-    """Strictly parse a batch proof document (BadInput naming the field)."""
-    from .snapshot import expect_keys, parse_hex32, parse_uint64
+def parse_amount_map(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> list[int]:
+    """``{"SYM": "<u64>", ...}`` with exactly the snapshot's symbols, in canonical order."""
+    from .snapshot import expect_keys, parse_uint64
 
-    keys = {"format", "version", "snapshot_root", "bucket", "batch", "root", "sums", "proof"}
+    expect_keys(obj, set(symbols), file=file, field=field)
+    return [parse_uint64(obj[s], file=file, field=f"{field}.{s}") for s in symbols]
+
+
+def parse_batch_proof(doc: Any, symbols: Sequence[str], *, file: str, margin: bool = False) -> BatchProofDoc:
+    """Strictly parse a batch proof document (BadInput naming the field); version 2 with ``margin``."""
+    from .snapshot import expect_keys, parse_hex32
+
+    values = {"equity", "debt"} if margin else {"sums"}
+    keys = {"format", "version", "snapshot_root", "bucket", "batch", "root", "proof"} | values
     if not isinstance(doc, dict) or doc.get("format") != BATCH_PROOF_FORMAT:
         raise BadInput(f"not a {BATCH_PROOF_FORMAT} document", file=file, field="format")
     expect_keys(doc, keys, file=file, field="$")
-    if doc["version"] != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported version {doc['version']!r}", file=file, field="version")
+    version = enc.MARGIN_FORMAT_VERSION if margin else enc.FORMAT_VERSION
+    if type(doc["version"]) is not int or doc["version"] != version:
+        raise BadInput(f"unsupported version {doc['version']!r} (batch proofs of a "
+                       f"{'margin' if margin else 'version 1'} snapshot are version {version})",
+                       file=file, field="version")
     if not isinstance(doc["bucket"], str):
         raise BadInput("must be a string", file=file, field="bucket")
     batch = doc["batch"]
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 0:
         raise BadInput("must be a non-negative integer", file=file, field="batch")
-    expect_keys(doc["sums"], set(symbols), file=file, field="sums")
-    sums = tuple(parse_uint64(doc["sums"][s], file=file, field=f"sums.{s}") for s in symbols)
+    if margin:
+        sums = tuple(parse_amount_map(doc["equity"], symbols, file=file, field="equity")
+                     + parse_amount_map(doc["debt"], symbols, file=file, field="debt"))
+    else:
+        sums = tuple(parse_amount_map(doc["sums"], symbols, file=file, field="sums"))
     try:
         proof = parse_proof(doc["proof"], source=file)
     except BadInput as exc:
         raise BadInput(exc.reason, file=file, field="proof" + (f".{exc.field}" if exc.field else "")) from None
     return BatchProofDoc(parse_hex32(doc["snapshot_root"], file=file, field="snapshot_root"), doc["bucket"], batch,
-                         parse_field(doc["root"], file=file, field="root"), sums, proof)
+                         parse_field(doc["root"], file=file, field="root"), sums, proof, margin)
 
 
 def batch_proof_path(snapshot_dir: Path, bucket_index: int, batch: int) -> Path:
@@ -351,12 +412,32 @@ class ProveResult:
     seconds: float = 0.0
 
 
-def _batch_leaves(store: Any, bucket: int, batch: int, k: int, n_assets: int) -> list[zb.BatchLeaf]:
+def _batch_leaves(store: Any, bucket: int, batch: int, k: int, n_assets: int,
+                  margin: bool = False) -> list[zb.BatchLeaf] | list[zb.MarginLeaf]:
+    """The circuit inputs of one batch from the store: ``BatchLeaf``s, or ``MarginLeaf``s with ``margin``."""
     fields = store.zk_fields(bucket, batch << k, 1 << k)
-    sums = store.leaf_sums(bucket, batch << k, 1 << k, n_assets)
-    return [zb.BatchLeaf(int.from_bytes(fields[64 * i : 64 * i + 32], "big"),
-                         int.from_bytes(fields[64 * i + 32 : 64 * i + 64], "big"), tuple(sums[i]))
-            for i in range(1 << k)]
+    sums = store.leaf_sums(bucket, batch << k, 1 << k, 2 * n_assets if margin else n_assets)
+    out: list = []
+    for i in range(1 << k):
+        account = int.from_bytes(fields[64 * i : 64 * i + 32], "big")
+        salt = int.from_bytes(fields[64 * i + 32 : 64 * i + 64], "big")
+        row = tuple(sums[i])
+        out.append(zb.MarginLeaf(account, salt, row[:n_assets], row[n_assets:]) if margin
+                   else zb.BatchLeaf(account, salt, row))
+    return out
+
+
+def _check_margin_batch(leaves: Sequence[zb.MarginLeaf], factors: tuple[Sequence[int], Sequence[int]],
+                        bucket_id: str, batch: int, k: int, margin: Any) -> None:
+    """Refuse, before any node process starts, a batch the circuit cannot prove: a leaf with
+    ``value_base < 0`` (SPEC.md §17.4) -- a store that does not follow the per-account rule."""
+    for i, leaf in enumerate(leaves):
+        value = zb.margin_value_base(leaf, *factors)
+        if value < 0:
+            raise BadInput(f"leaf {(batch << k) + i} of bucket {bucket_id!r} (batch {batch}) has base collateral "
+                           f"value {margin.format_value(value)} quote units < 0: the margin batch circuit cannot "
+                           "prove it (the store breaks the per-account rule; rebuild with `por build`)",
+                           field=f"{bucket_id}/batch {batch}")
 
 
 def prove_snapshot(
@@ -390,16 +471,22 @@ def prove_snapshot(
         k = snap.zk.batch_height
         symbols = snap.config.symbols
         n = len(symbols)
+        margin = snap.config.margin
+        n_values = 2 * n if margin is not None else n
+        if setup.margin != (margin is not None):
+            raise BadInput(f"a {setup.circuit} setup cannot prove a {'margin' if margin else 'version 1'} snapshot",
+                           file=str(setup.directory))
         todo: list[tuple[int, int, Path]] = []  # (bucket position, batch, proof file) still to prove
         result = ProveResult(testing_only=setup.testing_only)
         for bi, summary in enumerate(snap.buckets):
             for j in range(1 << (summary.height - k)):
                 result.batches += 1
                 path = batch_proof_path(snapshot_dir, bi, j)
-                node_hash, node_sums = prover.store.node(bi, k, j, n)
+                node_hash, node_sums = prover.store.node(bi, k, j, n_values)
                 if not force and path.is_file():
                     try:
-                        doc = parse_batch_proof(read_json(path, "batch proof"), symbols, file=str(path))
+                        doc = parse_batch_proof(read_json(path, "batch proof"), symbols, file=str(path),
+                                                margin=margin is not None)
                     except BadInput:
                         doc = None
                     if doc is not None and (doc.snapshot_root, doc.bucket, doc.batch, zb.field_to_bytes32(doc.root),
@@ -415,19 +502,29 @@ def prove_snapshot(
         nonce = prover.store.nonce_key()
         t0 = time.perf_counter()
 
-        def batches() -> Iterator[tuple[list[zb.BatchLeaf], bytes]]:
-            for bi, j, _ in todo:
-                yield (_batch_leaves(prover.store, bi, j, k, n), prove_seed(nonce, snap.root, snap.buckets[bi].id, j))
+        factors = (margin.f_eq, margin.f_debt) if margin is not None else None
 
-        for (bi, j, path), proved in zip(todo, tc.prove_batches(circuit_setup, batches())):
+        def batches() -> Iterator[tuple[list, bytes]]:
+            for bi, j, _ in todo:
+                leaves = _batch_leaves(prover.store, bi, j, k, n, margin is not None)
+                if factors is not None:
+                    _check_margin_batch(leaves, factors, snap.buckets[bi].id, j, k, margin)
+                yield leaves, prove_seed(nonce, snap.root, snap.buckets[bi].id, j)
+
+        if factors is not None:
+            stream = tc.prove_margin_batches(circuit_setup, batches(), *factors)
+        else:
+            stream = tc.prove_batches(circuit_setup, batches())
+        for (bi, j, path), proved in zip(todo, stream):
             summary = snap.buckets[bi]
-            node_hash, node_sums = prover.store.node(bi, k, j, n)
-            if zb.field_to_bytes32(proved.root) != node_hash or list(proved.sums) != node_sums:
+            node_hash, node_sums = prover.store.node(bi, k, j, n_values)
+            sums = (list(proved.equity_sums) + list(proved.debt_sums)) if factors is not None else list(proved.sums)
+            if zb.field_to_bytes32(proved.root) != node_hash or sums != node_sums:
                 raise BadInput(f"store is inconsistent: batch {j} of bucket {summary.id!r} proves another root",
                                file=str(prover.store.path))
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, BatchProofDoc(snap.root, summary.id, j, proved.root, tuple(proved.sums),
-                                                  proved.proof).to_dict(symbols))
+            atomic_write_json(path, BatchProofDoc(snap.root, summary.id, j, proved.root, tuple(sums),
+                                                  proved.proof, factors is not None).to_dict(symbols))
             result.proved += 1
             if progress:
                 progress(1)
@@ -457,25 +554,51 @@ class ZkVerifyResult:
     vkey_digest: str
     buckets: list[BucketCheck] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    margin: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def statement(self) -> str:
+        """What valid batch proofs establish about every leaf of the snapshot, for reports."""
+        if self.margin:
+            return ("every equity and debt of every leaf is in [0, 2^64), every account's collateral value at the "
+                    "snapshot's prices and base haircuts is >= 0, and every bucket's equity and debt totals are the "
+                    "sums of its proven batches")
+        return "every balance of every leaf is in [0, 2^64) and every bucket total is the sum of its proven batches"
+
     def to_dict(self) -> dict[str, Any]:
         return {"valid": self.ok, "snapshot_id": self.snapshot_id, "root": self.root,
-                "batch_height": self.batch_height, "vkey_digest": self.vkey_digest,
+                "batch_height": self.batch_height, "vkey_digest": self.vkey_digest, "margin": self.margin,
                 "buckets": [{"bucket": b.bucket, "batches": b.batches, "ok": b.ok, "problem": b.problem}
                             for b in self.buckets],
                 "failures": self.failures}
 
 
-def _verify_worker(args: tuple[dict, Any, int, tuple[int, ...]]) -> str | None:
-    vk_doc, proof_doc, root, sums = args
-    vk = parse_verifying_key(vk_doc)
-    proof = parse_proof(proof_doc)
+def verify_batch(params: ZkParams, proof: Proof, root: int, sums: Sequence[int],
+                 factors: tuple[Sequence[int], Sequence[int]] | None = None) -> None:
+    """Verify one batch proof under the snapshot's key (SPEC.md §16.7, §17.26).
+
+    ``sums`` are the batch's ``A`` sums, or its ``2A`` equity then debt sums for a margin batch, whose
+    ``factors`` (``f_eq``, ``f_debt``) must come from the snapshot's own margin metadata.
+    Raises :class:`VerificationFailed`.
+    """
+    if params.margin != (factors is not None):
+        raise ValueError("a margin batch is verified with the snapshot's factors, a plain batch without")
+    if factors is None:
+        zb.verify_batch_proof(params.vkey, proof, root, sums)
+        return
+    n = len(sums) // 2
+    zb.verify_margin_batch_proof(params.vkey, proof, root, sums[:n], sums[n:], *factors)
+
+
+def _verify_worker(args: tuple[dict, bool, int, Any, int, tuple[int, ...], Any]) -> str | None:
+    vk_doc, margin, k, proof_doc, root, sums, factors = args
+    params = ZkParams(k, parse_verifying_key(vk_doc), margin)
     try:
-        zb.verify_batch_proof(vk, proof, root, sums)
+        verify_batch(params, parse_proof(proof_doc), root, sums, factors)
     except VerificationFailed as exc:
         return exc.reason
     return None
@@ -505,14 +628,17 @@ def verify_snapshot(
         raise BadInput("not a zk-mode snapshot", file=str(snapshot_path or snapshot_dir / "snapshot.json"))
     k = snap.zk.batch_height
     symbols = snap.config.symbols
-    result = ZkVerifyResult(snap.config.snapshot_id, snap.root.hex(), k, snap.zk.digest.hex())
+    margin = snap.config.margin
+    n_values = 2 * len(symbols) if margin is not None else len(symbols)
+    factors = (margin.f_eq, margin.f_debt) if margin is not None else None  # from the snapshot, never a proof
+    result = ZkVerifyResult(snap.config.snapshot_id, snap.root.hex(), k, snap.zk.digest.hex(), margin=margin is not None)
     if on_total:
         on_total(sum(1 << (b.height - k) for b in snap.buckets))
     vk_doc = snap.zk.vkey.to_json()
     for bi, summary in enumerate(snap.buckets):
         count = 1 << (summary.height - k)
         nodes: list[tuple[bytes, list[int]]] = []
-        checks: list[tuple[dict, Any, int, tuple[int, ...]]] = []
+        checks: list[tuple[dict, bool, int, Any, int, tuple[int, ...], Any]] = []
         checked: list[int] = []
         problems: list[str] = []
         for j in range(count):
@@ -520,19 +646,20 @@ def verify_snapshot(
             where = f"bucket {summary.id}, batch {j} ({path})"
             if not path.is_file():
                 problems.append(f"{where}: proof missing (run `por zk prove`)")
-                nodes.append((bytes(32), [0] * len(symbols)))
+                nodes.append((bytes(32), [0] * n_values))
                 continue
             try:
-                doc = parse_batch_proof(read_json(path, "batch proof"), symbols, file=str(path))
+                doc = parse_batch_proof(read_json(path, "batch proof"), symbols, file=str(path),
+                                        margin=margin is not None)
             except BadInput as exc:
                 problems.append(f"{where}: malformed: {exc}")
-                nodes.append((bytes(32), [0] * len(symbols)))
+                nodes.append((bytes(32), [0] * n_values))
                 continue
             if (doc.snapshot_root, doc.bucket, doc.batch) != (snap.root, summary.id, j):
                 problems.append(f"{where}: the document names snapshot {doc.snapshot_root.hex()[:16]}…, bucket "
                                 f"{doc.bucket!r}, batch {doc.batch}")
             nodes.append((zb.field_to_bytes32(doc.root), list(doc.sums)))
-            checks.append((vk_doc, doc.proof.to_json(), doc.root, doc.sums))
+            checks.append((vk_doc, margin is not None, k, doc.proof.to_json(), doc.root, doc.sums, factors))
             checked.append(j)
         verdicts = _run_checks(checks, jobs, progress)
         for j, verdict in zip(checked, verdicts):
@@ -582,7 +709,7 @@ def _check_upper_tree(snapshot_id: str, summary: Any, nodes: list[tuple[bytes, l
     except VerificationFailed as exc:
         return exc.reason
     root_hash, sums = level[0]
-    if root_hash != summary.root or tuple(sums) != tuple(summary.totals):
+    if root_hash != summary.root or tuple(sums) != tuple(summary.vector):
         return ("the proven batches do not add up to the published bucket root and totals "
                 f"(computed {root_hash.hex()[:16]}…)")
     return None
@@ -591,47 +718,59 @@ def _check_upper_tree(snapshot_id: str, summary: Any, nodes: list[tuple[bytes, l
 # ------------------------------------------------------------------ inclusion proofs
 
 def entry_batch_doc(snapshot_dir: Path, store: Any, snap: Any, bucket: int, position: int) -> dict[str, Any]:
-    """The ``batch`` object of a zk-mode inclusion proof entry: Poseidon path, batch sums, Groth16 proof.
+    """The ``batch`` object of a zk-mode inclusion proof entry: Poseidon path, batch sums (margin:
+    equity and debt sums), Groth16 proof.
 
     Requires the batch's proof file (``por zk prove`` first); checks it names this batch's root and sums.
     """
     k = snap.zk.batch_height
     symbols = snap.config.symbols
     n = len(symbols)
+    margin = snap.config.margin is not None
+    n_values = 2 * n if margin else n
     j = position >> k
-    path = [int.from_bytes(store.node(bucket, lvl, (position >> lvl) ^ 1, n)[0], "big") for lvl in range(k)]
-    node_hash, node_sums = store.node(bucket, k, j, n)
+    path = [int.from_bytes(store.node(bucket, lvl, (position >> lvl) ^ 1, n_values)[0], "big") for lvl in range(k)]
+    node_hash, node_sums = store.node(bucket, k, j, n_values)
     proof_path = batch_proof_path(snapshot_dir, bucket, j)
     if not proof_path.is_file():
         raise BadInput(f"no proof of batch {j} of bucket {snap.buckets[bucket].id!r} yet (run `por zk prove`)",
                        file=str(proof_path))
-    doc = parse_batch_proof(read_json(proof_path, "batch proof"), symbols, file=str(proof_path))
+    doc = parse_batch_proof(read_json(proof_path, "batch proof"), symbols, file=str(proof_path), margin=margin)
     if (doc.snapshot_root, zb.field_to_bytes32(doc.root), list(doc.sums)) != (snap.root, node_hash, node_sums):
         raise BadInput("batch proof is for another snapshot or batch (re-run `por zk prove --force`)",
                        file=str(proof_path))
-    return {"path": [str(x) for x in path], "sums": {s: str(v) for s, v in zip(symbols, node_sums, strict=True)},
-            "proof": doc.proof.to_json()}
+    amounts = lambda vs: {s: str(v) for s, v in zip(symbols, vs, strict=True)}  # noqa: E731
+    values = ({"equity": amounts(node_sums[:n]), "debt": amounts(node_sums[n:])} if margin
+              else {"sums": amounts(node_sums)})
+    return {"path": [str(x) for x in path], **values, "proof": doc.proof.to_json()}
 
 
 def verify_entry_batch(
     obj: Any, params: ZkParams, *, snapshot_id: str, bucket_id: str, account_id: str, salt: bytes,
     balances: Sequence[int], index: int, symbols: Sequence[str], file: str, field: str, where: str,
+    factors: tuple[Sequence[int], Sequence[int]] | None = None,
 ) -> tuple[bytes, list[int]]:
     """Check a proof entry's ``batch`` object; return the level-``k`` node ``(hash, sums)`` it proves.
 
     The leaf (§16.4.1) climbs the ``k`` Poseidon siblings to the batch root, and the Groth16 proof
     must verify for ``[root, sums]`` under the snapshot's key: so every leaf of the batch, not only
-    this one, is a u64 vector and the sums are exact.
+    this one, is a u64 vector and the sums are exact. For a margin snapshot (SPEC.md §17.26)
+    ``balances`` is the own ``E ‖ D``, the object carries ``equity`` and ``debt`` sums, and the
+    proof also covers every leaf's ``value_base ≥ 0`` under ``factors`` (the snapshot's own).
     """
-    from .snapshot import expect_keys, parse_uint64
+    from .snapshot import expect_keys
 
     k = params.batch_height
-    expect_keys(obj, {"path", "sums", "proof"}, file=file, field=field)
+    margin = factors is not None
+    expect_keys(obj, {"path", "proof"} | ({"equity", "debt"} if margin else {"sums"}), file=file, field=field)
     if not isinstance(obj["path"], list):
         raise BadInput("must be a list", file=file, field=f"{field}.path")
     path = [parse_field(x, file=file, field=f"{field}.path[{i}]") for i, x in enumerate(obj["path"])]
-    expect_keys(obj["sums"], set(symbols), file=file, field=f"{field}.sums")
-    sums = [parse_uint64(obj["sums"][s], file=file, field=f"{field}.sums.{s}") for s in symbols]
+    if margin:
+        sums = (parse_amount_map(obj["equity"], symbols, file=file, field=f"{field}.equity")
+                + parse_amount_map(obj["debt"], symbols, file=file, field=f"{field}.debt"))
+    else:
+        sums = parse_amount_map(obj["sums"], symbols, file=file, field=f"{field}.sums")
     try:
         proof = parse_proof(obj["proof"], source=file)
     except BadInput as exc:
@@ -641,8 +780,9 @@ def verify_entry_batch(
     leaf = zb.leaf_hash(zb.account_field(snapshot_id, bucket_id, account_id), zb.salt_field(salt), balances)
     root = zb.root_from_path(leaf, index & ((1 << k) - 1), path)
     try:
-        zb.verify_batch_proof(params.vkey, proof, root, sums)
+        verify_batch(params, proof, root, sums, factors)
     except VerificationFailed as exc:
         raise VerificationFailed(f"{exc.reason}; the leaf, batch path or batch sums were altered, or the proof "
-                                 "is not for this batch", where=f"{where}, batch") from None
+                                 "is not for this batch" + (" and these prices and haircuts" if margin else ""),
+                                 where=f"{where}, batch") from None
     return zb.field_to_bytes32(root), sums

@@ -264,12 +264,11 @@ def test_jsonl_ledger_with_debts_builds_the_same_snapshot(msnap: Path, tmp_path:
     assert info.value.line == 1 and info.value.field == "BTC"
 
 
-@pytest.mark.parametrize("flag", ["--zk"])  # hiding mode supports margin: tests/test_margin_hiding.py
-def test_hiding_and_zk_modes_refuse_margin_configs(cli, tmp_path: Path, flag: str) -> None:
-    extra = [flag] if flag == "--hiding" else [flag, tmp_path / "no-setup"]
-    res = cli_build(cli, tmp_path, LEDGER, CONFIG, *extra, "--json")
+def test_zk_build_of_a_margin_config_without_a_setup_is_bad_input(cli, tmp_path: Path) -> None:
+    # zk mode with margin (SPEC.md §17.26) is tested in tests/test_zk_margin_mode.py
+    res = cli_build(cli, tmp_path, LEDGER, CONFIG, "--zk", tmp_path / "no-setup", "--json")
     assert res.exit_code == 2, res.output
-    assert "margin accounts are supported in public and hiding mode only so far" in json.loads(res.stdout)["reason"]
+    assert "setup.json" in json.loads(res.stdout)["message"]
     assert not (tmp_path / "snap").exists()
 
 

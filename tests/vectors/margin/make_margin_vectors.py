@@ -1,4 +1,4 @@
-"""Regenerate the margin-account test vectors in tests/vectors/margin/ (SPEC.md §17.12).
+"""Regenerate the margin-account test vectors in tests/vectors/margin/ (SPEC.md §17.13).
 
     .venv/bin/python tests/vectors/margin/make_margin_vectors.py
 
