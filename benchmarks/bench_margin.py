@@ -118,8 +118,8 @@ def main() -> None:
                 run(base, "margin-no-debts", margin_cfg, plain_ledger, a.proofs, a.reps),
                 run(base, "margin-debts", margin_cfg, debt_ledger, a.proofs, a.reps)]
     floor = rows[0]
-    print(f"| case | users | accounts in debt | build (end to end) | vs plain | prove / proof | verify / proof "
-          f"| proof size |")
+    print("| case | users | accounts in debt | build (end to end) | vs plain | prove / proof | verify / proof "
+          "| proof size |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['name']} | {r['rows']} | {debts if r['name'] == 'margin-debts' else 0} | {r['build_s']:.1f} s "

@@ -28,7 +28,7 @@ bucket ``proprietary`` is refused: proprietary funds never count as client reser
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,6 @@ from por.proof import Prover, path_transcript, verify_proof
 from por.snapshot import MODE_HIDING, BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
 from por.solvency import load_reserves, parse_reserves, prove_solvency, verify_solvency
 from por.store import Store
-from por.transcript import Transcript
-from por.tree import climb
 
 from .conftest import EXAMPLES, SECRET
 from .test_pedersen import det_rng
