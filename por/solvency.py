@@ -155,7 +155,9 @@ def surplus_commitments(snapshot: Snapshot, reserves: Mapping[Pair, int]) -> lis
 def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_totals: bool = False) -> dict[str, Any]:
     """The solvency proof document of a hiding-mode snapshot directory against ``reserves``.
 
-    Raises :class:`VerificationFailed` (naming the pairs) when some bucket's
+    One aggregated range proof shows every surplus ``reserves - liabilities`` (margin snapshots:
+    ``reserves - equity + debt``, 128 bits) is non-negative, or, with ``reveal_totals``, the
+    openings instead. Raises :class:`VerificationFailed` (naming the pairs) when some bucket's
     reserves are below its liabilities: no proof exists then.
     """
     from .proof import Prover
@@ -167,39 +169,20 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
             raise BadInput("this snapshot is public-mode: its totals are published, so `por reserves verify` "
                            "checks coverage directly", file=str(snapshot_dir))
         cfg = snap.config
-        if cfg.margin is not None:
-            return _prove_margin(prover, reserves, reveal_totals)
-        values, blinds, short = [], [], []
-        for i, bucket in enumerate(snap.buckets):
-            opening = prover.bucket_root_opening(i)
-            for a, symbol in enumerate(cfg.symbols):
-                reserve, liab = reserves[(bucket.id, symbol)], opening.values[a]
-                if reserve < liab:
-                    dec = cfg.assets[a].decimals
-                    short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < "
-                                 f"liabilities {format_amount(liab, dec)}")
-                values.append(reserve - liab)
-                blinds.append(opening.blinds[a])
-        if short:
-            raise VerificationFailed("insolvent, no solvency proof exists: " + "; ".join(short), where="solvency")
+        values, blinds, openings = _surplus_witness(prover, reserves)
         doc: dict[str, Any] = {
             "format": SOLVENCY_FORMAT,
-            "version": enc.FORMAT_VERSION,
+            "version": _version(cfg),
             "snapshot": {"snapshot_id": cfg.snapshot_id, "root": snap.root.hex()},
             "reserves": reserves_doc(reserves, cfg),
         }
         if reveal_totals:
-            doc["openings"] = {
-                b.id: {s: {"liabilities": str(reserves[(b.id, s)] - values[i * len(cfg.symbols) + a]),
-                           "blinding": blinds[i * len(cfg.symbols) + a].to_bytes(32, "big").hex()}
-                       for a, s in enumerate(cfg.symbols)}
-                for i, b in enumerate(snap.buckets)
-            }
+            doc["openings"] = {b: {s: openings[(b, s)] for s in cfg.symbols} for b in cfg.bucket_ids}
             return doc
-        neg_blinds = [(-r) % N for r in blinds]
         t = solvency_transcript(snap.root, cfg, reserves)
-        witness = b"".join(enc.u64(v) + r.to_bytes(32, "big") for v, r in zip(values, neg_blinds))
-        proof, commitments = rangeproof.prove(t, values, neg_blinds, RANGE_BITS,
+        width = 32 if cfg.margin is not None else 8  # the surplus in the witness-RNG input: u256 / u64
+        witness = b"".join(v.to_bytes(width, "big") + r.to_bytes(32, "big") for v, r in zip(values, blinds))
+        proof, commitments = rangeproof.prove(t, values, blinds, _bits(cfg),
                                               rng=t.witness_rng(prover.store.nonce_key(), witness))
         if commitments != surplus_commitments(snap, reserves):  # pragma: no cover - store damage
             raise BadInput("store is inconsistent with snapshot.json", file=str(snapshot_dir))
@@ -209,45 +192,43 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
         prover.close()
 
 
-def _prove_margin(prover: Any, reserves: Mapping[Pair, int], reveal_totals: bool) -> dict[str, Any]:
-    """Margin snapshots: one 128-bit range proof over ``R*G - C_E + C_D`` for every pair (or the openings)."""
+def _surplus_witness(prover: Any, reserves: Mapping[Pair, int]) -> tuple[list[int], list[int], dict[Pair, dict]]:
+    """Per (bucket, asset) in statement order: the surplus, the blinding of its commitment and the opening.
+
+    Version 1: surplus ``R - L`` with blinding ``-r_L`` (``R*G - C_L``); margin: ``R - E + D`` with
+    ``r_D - r_E`` (``R*G - C_E + C_D``). Raises VerificationFailed naming every short pair.
+    """
     snap = prover.snapshot
     cfg = snap.config
     n = len(cfg.symbols)
-    values, blinds, short, opened = [], [], [], {}
+    margin = cfg.margin is not None
+    values, blinds, short, openings = [], [], [], {}
     for i, bucket in enumerate(snap.buckets):
         o = prover.bucket_root_opening(i)
         for a, symbol in enumerate(cfg.symbols):
-            reserve, equity, debt = reserves[(bucket.id, symbol)], o.values[a], o.values[n + a]
-            if reserve < equity - debt:
-                dec = cfg.assets[a].decimals
-                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < requirement "
-                             f"{format_amount(equity - debt, dec)} (equity {format_amount(equity, dec)} - debt "
-                             f"{format_amount(debt, dec)})")
-            values.append(reserve - equity + debt)
-            blinds.append((o.blinds[n + a] - o.blinds[a]) % N)
-            opened[(bucket.id, symbol)] = {"equity": str(equity), "debt": str(debt),
-                                           "equity_blinding": o.blinds[a].to_bytes(32, "big").hex(),
-                                           "debt_blinding": o.blinds[n + a].to_bytes(32, "big").hex()}
+            dec = cfg.assets[a].decimals
+            reserve = reserves[(bucket.id, symbol)]
+            if margin:
+                equity, debt = o.values[a], o.values[n + a]
+                need = equity - debt
+                blinds.append((o.blinds[n + a] - o.blinds[a]) % N)
+                openings[(bucket.id, symbol)] = {"equity": str(equity), "debt": str(debt),
+                                                 "equity_blinding": o.blinds[a].to_bytes(32, "big").hex(),
+                                                 "debt_blinding": o.blinds[n + a].to_bytes(32, "big").hex()}
+                what = (f"requirement {format_amount(need, dec)} (equity {format_amount(equity, dec)} - debt "
+                        f"{format_amount(debt, dec)})")
+            else:
+                need = o.values[a]
+                blinds.append((-o.blinds[a]) % N)
+                openings[(bucket.id, symbol)] = {"liabilities": str(need),
+                                                 "blinding": o.blinds[a].to_bytes(32, "big").hex()}
+                what = f"liabilities {format_amount(need, dec)}"
+            if reserve < need:
+                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < {what}")
+            values.append(reserve - need)
     if short:
         raise VerificationFailed("insolvent, no solvency proof exists: " + "; ".join(short), where="solvency")
-    doc: dict[str, Any] = {
-        "format": SOLVENCY_FORMAT,
-        "version": enc.MARGIN_FORMAT_VERSION,
-        "snapshot": {"snapshot_id": cfg.snapshot_id, "root": snap.root.hex()},
-        "reserves": reserves_doc(reserves, cfg),
-    }
-    if reveal_totals:
-        doc["openings"] = {b: {s: opened[(b, s)] for s in cfg.symbols} for b in cfg.bucket_ids}
-        return doc
-    t = solvency_transcript(snap.root, cfg, reserves)
-    witness = b"".join(v.to_bytes(32, "big") + r.to_bytes(32, "big") for v, r in zip(values, blinds))
-    proof, commitments = rangeproof.prove(t, values, blinds, MARGIN_RANGE_BITS,
-                                          rng=t.witness_rng(prover.store.nonce_key(), witness))
-    if commitments != surplus_commitments(snap, reserves):  # pragma: no cover - store damage
-        raise BadInput("store is inconsistent with snapshot.json", file=str(prover.dir))
-    doc["range_proof"] = proof.to_hex()
-    return doc
+    return values, blinds, openings
 
 
 # ---------------------------------------------------------------- verifying (anyone)
