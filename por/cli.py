@@ -59,6 +59,11 @@ class RichReporter:
         if self.task is not None and n:
             self.progress.advance(self.task, n)
 
+    def set_total(self, total: int) -> None:
+        """The current phase's total, once the library knows it (``on_total`` callbacks)."""
+        if self.task is not None:
+            self.progress.update(self.task, total=total)
+
 
 def _reporter(as_json: bool) -> RichReporter:
     return RichReporter(enabled=err.is_terminal and not as_json)

@@ -91,7 +91,7 @@ def prove_cmd(
         with cli._reporter(as_json) as rep:
             rep.phase("proving batches", None)
             res = prove_snapshot(snapshot_dir, setup_dir=setup, force=force, progress=rep.advance,
-                                 on_total=lambda n: rep.progress.update(rep.task, total=n))
+                                 on_total=rep.set_total)
         doc = {"ok": True, "proved": res.proved, "skipped": res.skipped, "batches": res.batches,
                "seconds": round(res.seconds, 3), "testing_only": res.testing_only}
         if as_json:
@@ -123,7 +123,7 @@ def verify_cmd(
         with cli._reporter(as_json) as rep:
             rep.phase("verifying batch proofs", None)
             res = verify_snapshot(snapshot_dir, snapshot_path=snapshot, jobs=jobs, progress=rep.advance,
-                                  on_total=lambda n: rep.progress.update(rep.task, total=n))
+                                  on_total=rep.set_total)
         if as_json:
             cli._emit_json({"ok": res.ok, **res.to_dict()})
             return 0 if res.ok else EXIT_VERIFY_FAILED
