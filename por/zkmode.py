@@ -327,10 +327,7 @@ class BatchProofDoc:
     margin: bool = False
 
     def to_dict(self, symbols: Sequence[str]) -> dict[str, Any]:
-        amounts = lambda vs: {s: str(v) for s, v in zip(symbols, vs, strict=True)}  # noqa: E731
-        n = len(symbols)
-        values = ({"equity": amounts(self.sums[:n]), "debt": amounts(self.sums[n:])} if self.margin
-                  else {"sums": amounts(self.sums)})
+        values = batch_values_doc(symbols, self.sums, self.margin)
         return {"format": BATCH_PROOF_FORMAT,
                 "version": enc.MARGIN_FORMAT_VERSION if self.margin else enc.FORMAT_VERSION,
                 "snapshot_root": self.snapshot_root.hex(), "bucket": self.bucket, "batch": self.batch,
@@ -343,6 +340,13 @@ def parse_field(value: Any, *, file: str, field: str) -> int:
             or len(value) > 78 or int(value) >= zb.P:
         raise BadInput("must be a canonical decimal string of a BN254 scalar (< p)", file=file, field=field)
     return int(value)
+
+
+def batch_values_doc(symbols: Sequence[str], sums: Sequence[int], margin: bool) -> dict[str, Any]:
+    """A batch's sums as published: ``{"sums": {...}}``, or ``{"equity": {...}, "debt": {...}}`` (margin, 2A values)."""
+    amounts = lambda vs: {s: str(v) for s, v in zip(symbols, vs, strict=True)}  # noqa: E731
+    n = len(symbols)
+    return {"equity": amounts(sums[:n]), "debt": amounts(sums[n:])} if margin else {"sums": amounts(sums)}
 
 
 def parse_amount_map(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> list[int]:
@@ -739,10 +743,8 @@ def entry_batch_doc(snapshot_dir: Path, store: Any, snap: Any, bucket: int, posi
     if (doc.snapshot_root, zb.field_to_bytes32(doc.root), list(doc.sums)) != (snap.root, node_hash, node_sums):
         raise BadInput("batch proof is for another snapshot or batch (re-run `por zk prove --force`)",
                        file=str(proof_path))
-    amounts = lambda vs: {s: str(v) for s, v in zip(symbols, vs, strict=True)}  # noqa: E731
-    values = ({"equity": amounts(node_sums[:n]), "debt": amounts(node_sums[n:])} if margin
-              else {"sums": amounts(node_sums)})
-    return {"path": [str(x) for x in path], **values, "proof": doc.proof.to_json()}
+    return {"path": [str(x) for x in path], **batch_values_doc(symbols, node_sums, margin),
+            "proof": doc.proof.to_json()}
 
 
 def verify_entry_batch(
