@@ -8,14 +8,14 @@ Four tables, every number measured in this run (each build, proof set and cold
 verification in a fresh subprocess):
 
 0. **floor**: the cost of one variable-base multiplication (``s*H``: coincurve
-   ``PublicKey.multiply`` and ``por.group``, the lower is used), one fixed-base
-   multiplication (``s*G``: ``PrivateKey(...).public_key`` and ``por.group``), one
-   point addition (``por.group`` ``P + Q``), and one multiscalar multiplication
-   (``por.group.multiscalar_mul``) of every size the proof floors below need.
+   ``PublicKey.multiply`` and ``por.crypto.group``, the lower is used), one fixed-base
+   multiplication (``s*G``: ``PrivateKey(...).public_key`` and ``por.crypto.group``), one
+   point addition (``por.crypto.group`` ``P + Q``), and one multiscalar multiplication
+   (``por.crypto.group.multiscalar_mul``) of every size the proof floors below need.
 1. **commitment build**: ``build_snapshot(..., hiding=True)`` end to end
-   (``por.examples`` ledger -> trees -> SQLite store -> snapshot.json) with the
+   (``por.demo.examples`` ledger -> trees -> SQLite store -> snapshot.json) with the
    peak RSS of the main process and of the largest worker, and the commitment
-   phase alone (``por.commitments.commit_levels`` wall time inside that build).
+   phase alone (``por.modes.commitments.commit_levels`` wall time inside that build).
    Floor: per leaf and asset one variable-base (``r*H``) and, when the value is
    not 0, one fixed-base (``v*G``) multiplication, plus one point addition per
    internal node and asset, divided by the number of worker processes (trees of
@@ -100,8 +100,8 @@ def binary_size(doc: dict) -> dict:
 
 def proof_set(prover, snapshot, accounts: list[str], warm: str, cold_path: Path) -> dict:
     """Warm prove + verify averages over ``accounts`` (after one warm-up with ``warm``); writes one proof for the cold run."""
-    from por.fileio import canonical_json
-    from por.proof import verify_proof
+    from por.core.fileio import canonical_json
+    from por.proofs.inclusion import verify_proof
 
     verify_proof(prover.prove(warm), snapshot=snapshot)  # generators, caches
     tp, tv, js, bins = [], [], [], []
@@ -135,8 +135,8 @@ def child_build(a: dict) -> dict:
 
     import numpy as np
 
-    from por import tree as por_tree
-    from por.snapshot import build_snapshot, load_snapshot
+    from por.tree import sumtree as por_tree
+    from por.snapshot.document import build_snapshot, load_snapshot
 
     calls: list[dict] = []
     if a["hiding"]:
@@ -171,8 +171,8 @@ def child_build(a: dict) -> dict:
         return res
 
     # solvency: reserves = liabilities + 10 % (every bucket x asset), prove and verify
-    from por.fileio import canonical_json
-    from por.solvency import prove_solvency, verify_solvency
+    from por.core.fileio import canonical_json
+    from por.proofs.solvency import prove_solvency, verify_solvency
 
     snap_priv = r.snapshot
     reserves = {(b.id, s): min(2**64 - 1, v + v // 10 + 1)
@@ -188,7 +188,7 @@ def child_build(a: dict) -> dict:
 
     # per-user proofs of evenly spaced accounts
     if a["samples"]:
-        from por.proof import Prover
+        from por.proofs.inclusion import Prover
 
         users, k = a["users"], a["samples"]
         accounts = [f"user-{users * (2 * i + 1) // (2 * k):07d}" for i in range(k)]
@@ -202,13 +202,13 @@ def child_build(a: dict) -> dict:
 
 def synthetic_snapshot(cfg_path: Path, height: int, rnd) -> tuple:
     """One random path of ``height`` in a one-bucket hiding snapshot: (snapshot, fake store, account)."""
-    from por import encoding as enc
-    from por.config import load_config
-    from por.group import N, random_scalar
-    from por.pedersen import commit
-    from por.snapshot import MODE_HIDING, BucketSummary, Snapshot, compute_root
-    from por.store import StoredNode
-    from por.tree import climb
+    from por.core import encoding as enc
+    from por.core.config import load_config
+    from por.crypto.group import N, random_scalar
+    from por.crypto.pedersen import commit
+    from por.snapshot.document import MODE_HIDING, BucketSummary, Snapshot, compute_root
+    from por.tree.store import StoredNode
+    from por.tree.sumtree import climb
 
     config = load_config(cfg_path)
     if len(config.buckets) != 1:
@@ -240,7 +240,7 @@ def synthetic_snapshot(cfg_path: Path, height: int, rnd) -> tuple:
     snap = Snapshot(config, (summary,), root, MODE_HIDING)
 
     class FakeStore:
-        """The subset of :class:`por.store.Store` the prover uses, serving one path."""
+        """The subset of :class:`por.tree.store.Store` the prover uses, serving one path."""
 
         path = Path("synthetic")
 
@@ -273,9 +273,9 @@ def child_synthetic(a: dict) -> dict:
     """Prove / verify on synthetic paths of a given height (a new random snapshot per sample)."""
     import random
 
-    import por.proof as por_proof
-    from por.fileio import canonical_json
-    from por.proof import Prover, verify_proof
+    import por.proofs.inclusion as por_proof
+    from por.core.fileio import canonical_json
+    from por.proofs.inclusion import Prover, verify_proof
 
     rnd = random.Random(a["seed"])
     real_store = por_proof.Store
@@ -314,8 +314,8 @@ def child_synthetic(a: dict) -> dict:
 
 def child_verify_cold(a: dict) -> dict:
     """A user's first verification in a fresh process: load snapshot.json and the proof, verify."""
-    from por.proof import load_proof, verify_proof
-    from por.snapshot import load_snapshot
+    from por.proofs.inclusion import load_proof, verify_proof
+    from por.snapshot.document import load_snapshot
 
     t = time.perf_counter()
     snap = load_snapshot(Path(a["snapshot"]))
@@ -349,8 +349,8 @@ class Floor:
         """Measure (again): the machine is shared, so each row is compared with costs measured right beside it."""
         import coincurve
 
-        from por.group import G, random_scalar
-        from por.pedersen import H
+        from por.crypto.group import G, random_scalar
+        from por.crypto.pedersen import H
 
         k = 2000
         ss = [random_scalar() for _ in range(k)]
@@ -369,8 +369,8 @@ class Floor:
     def msm(self, size: int) -> float:
         """Seconds of one ``multiscalar_mul`` of ``size`` terms (random scalars; Bulletproofs generators as points)."""
         if size not in self._msm:
-            from por.group import multiscalar_mul, random_scalar
-            from por.pedersen import generators
+            from por.crypto.group import multiscalar_mul, random_scalar
+            from por.crypto.pedersen import generators
 
             g, h = generators((size + 1) // 2)
             points = (g + h)[:size]
@@ -394,7 +394,7 @@ class Floor:
 
     def build(self, commit_calls: list[dict], cores: int) -> float:
         """Commitment floor: A*leaves var-base + nonzero fixed-base + A*(leaves-1) additions, / workers."""
-        from por.commitments import PARALLEL_MIN_LEAVES
+        from por.modes.commitments import PARALLEL_MIN_LEAVES
 
         total = 0.0
         for c in commit_calls:
@@ -473,18 +473,18 @@ def main() -> None:
     sizes, asset_counts, heights = parse_ints(a.sizes), parse_ints(a.assets), parse_ints(a.heights)
     cores = os.cpu_count() or 1
 
-    from por.examples import write_example
-    from por.tree import top_height
+    from por.demo.examples import write_example
+    from por.tree.sumtree import top_height
 
     print(f"# machine: {machine()}")
     print(f"# run: {' '.join(sys.argv[1:]) or '(defaults)'}; buckets {a.buckets}, jobs {a.jobs or cores}\n", flush=True)
     floor = Floor()
     print("## 0. Floor (measured in this run)\n")
     print(table([{
-        "var_base_us (coincurve / por.group)": f"{floor.var_cc * 1e6:.1f} / {floor.var_por * 1e6:.1f}",
-        "fixed_base_us (coincurve / por.group)": f"{floor.fix_cc * 1e6:.1f} / {floor.fix_por * 1e6:.1f}",
+        "var_base_us (coincurve / por.crypto.group)": f"{floor.var_cc * 1e6:.1f} / {floor.var_por * 1e6:.1f}",
+        "fixed_base_us (coincurve / por.crypto.group)": f"{floor.fix_cc * 1e6:.1f} / {floor.fix_por * 1e6:.1f}",
         "point_add_us": f"{floor.add * 1e6:.2f}",
-    }], ["var_base_us (coincurve / por.group)", "fixed_base_us (coincurve / por.group)", "point_add_us"]))
+    }], ["var_base_us (coincurve / por.crypto.group)", "fixed_base_us (coincurve / por.crypto.group)", "point_add_us"]))
     print("\nFloors below use the lower of the two multiplication costs.\n", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="por-bench-hiding-"))

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from por import rangeproof  # noqa: E402
-from por.group import G, get_backend, random_scalar  # noqa: E402
-from por.transcript import Transcript  # noqa: E402
+from por.crypto import rangeproof  # noqa: E402
+from por.crypto.group import G, get_backend, random_scalar  # noqa: E402
+from por.crypto.transcript import Transcript  # noqa: E402
 
 
 def best(fn, reps: int = 3) -> float:

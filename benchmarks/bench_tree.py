@@ -2,7 +2,7 @@
 
     python benchmarks/bench_tree.py [--users 100000 1000000] [--assets 4] [--buckets 2]
 
-For each size: generate a deterministic ledger (``por.examples``), then in fresh
+For each size: generate a deterministic ledger (``por.demo.examples``), then in fresh
 subprocesses measure (a) parsing only, (b) parsing + every tree in memory
 (``build_trees``), (c) ``build_snapshot`` end to end (CSV -> trees -> SQLite store
 -> snapshot.json) with its peak RSS. The floor is the time for the same number of
@@ -27,9 +27,9 @@ from pathlib import Path
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from por.config import load_config
-from por.ledger import read_ledger
-from por.snapshot import build_snapshot, build_trees
+from por.core.config import load_config
+from por.core.ledger import read_ledger
+from por.snapshot.document import build_snapshot, build_trees
 cfg_path, ledger, out, what = sys.argv[1:5]
 cfg = load_config(Path(cfg_path))
 t = time.perf_counter()
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from por.examples import write_example
+    from por.demo.examples import write_example
 
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {platform.system()} {platform.release()}")

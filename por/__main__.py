@@ -1,3 +1,3 @@
-from .cli import main
+from por.cli.app import main
 
 main()

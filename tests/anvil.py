@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from por.devchain import ANVIL_BIN, CHAIN_ID, MNEMONIC, Anvil, start_anvil  # noqa: F401 (re-exported for tests)
+from por.reserves.devchain import ANVIL_BIN, CHAIN_ID, MNEMONIC, Anvil, start_anvil  # noqa: F401 (re-exported for tests)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from por.anchor import deploy_registry, publish
-from por.keys import write_secret
+from por.reserves.anchor import deploy_registry, publish
+from por.core.keys import write_secret
 
 from .browser import dump_dom, screenshot
 from .conftest import SECRET

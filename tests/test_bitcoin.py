@@ -26,7 +26,7 @@ from btclib_wallet import bip322 as lib_bip322
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por.errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.reserves.bitcoin import (
     MAX_MONEY,
     NETWORKS,

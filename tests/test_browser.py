@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from por.webpage import export_verifier
+from por.audit.webpage import export_verifier
 
 from .browser import dump_dom, proof_fragment, screenshot
 

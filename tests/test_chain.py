@@ -19,9 +19,9 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from por import anchor
-from por.chain import RpcClient, check_address, decode_result, encode_call, load_artifact
-from por.errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.reserves import anchor
+from por.reserves.chain import RpcClient, check_address, decode_result, encode_call, load_artifact
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.reserves import load_reserves, ownership_message, parse_reserves
 from por.reserves.ethereum import (
     check_feed_age,

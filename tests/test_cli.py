@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from por.snapshot import build_snapshot
+from por.snapshot.document import build_snapshot
 
 from .conftest import SECRET
 
@@ -157,14 +157,14 @@ def test_out_dir_must_be_new(cli, example, tmp_path: Path) -> None:
 
 def test_interrupted_build_leaves_nothing(example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash (here: Ctrl-C while writing the store) leaves no output and no staging directory."""
-    import por.store
+    import por.tree.store
 
     cfg, ledger = example
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(por.store.StoreWriter, "finish", boom)
+    monkeypatch.setattr(por.tree.store.StoreWriter, "finish", boom)
     with pytest.raises(KeyboardInterrupt):
         build_snapshot(cfg, ledger, tmp_path / "out", secret=SECRET)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.csv", "snapshot.toml"]

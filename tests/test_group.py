@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from por import group
-from por.errors import BadInput
-from por.group import (
+from por.crypto import group
+from por.core.errors import BadInput
+from por.crypto.group import (
     BACKENDS,
     G,
     N,
@@ -334,7 +334,7 @@ def test_backend_selection() -> None:
 
 
 def test_backend_from_environment() -> None:
-    code = "import por.group as g; print(g.get_backend())"
+    code = "import por.crypto.group as g; print(g.get_backend())"
     env = dict(os.environ, POR_GROUP_BACKEND="py_ecc")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "py_ecc"

@@ -16,19 +16,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por import encoding as enc
-from por import rangeproof as rp
-from por.audit import audit
-from por.commitments import commit_levels
-from por.config import load_config
-from por.errors import BadInput, VerificationFailed
-from por.group import N, Point, use_backend
-from por.keys import SnapshotKeys
-from por.pedersen import commit
-from por.proof import Prover, path_transcript, verify_proof
-from por.snapshot import MODE_HIDING, BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
-from por.solvency import load_reserves, parse_reserves, prove_solvency, verify_solvency
-from por.store import Store
+from por.core import encoding as enc
+from por.crypto import rangeproof as rp
+from por.audit.audit import audit
+from por.modes.commitments import commit_levels
+from por.core.config import load_config
+from por.core.errors import BadInput, VerificationFailed
+from por.crypto.group import N, Point, use_backend
+from por.core.keys import SnapshotKeys
+from por.crypto.pedersen import commit
+from por.proofs.inclusion import Prover, path_transcript, verify_proof
+from por.snapshot.document import MODE_HIDING, BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
+from por.proofs.solvency import load_reserves, parse_reserves, prove_solvency, verify_solvency
+from por.tree.store import Store
 
 from .conftest import EXAMPLES, SECRET
 from .test_pedersen import det_rng
@@ -102,7 +102,7 @@ def test_both_backends_build_the_same_tree() -> None:
 
 
 def test_parallel_commitment_equals_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    import por.commitments as pc
+    import por.modes.commitments as pc
 
     rng = np.random.default_rng(7)
     capacity, assets = 64, 2
@@ -126,7 +126,7 @@ def test_blinding_derivation_matches_spec() -> None:
 
     keys = SnapshotKeys.from_master(SECRET)
     salt = keys.leaf_salt("s", "b", "alice")
-    from por.keys import Prf, blinding_factors
+    from por.core.keys import Prf, blinding_factors
 
     got = blinding_factors(Prf(keys.blinding_key, "sha512"), salt, 2, N)
     want = [1 + int.from_bytes(hmac.digest(keys.blinding_key, salt + a.to_bytes(2, "big"), "sha512"), "big") % (N - 1)
@@ -293,7 +293,7 @@ def climb_total(doc: dict, snap) -> list[bytes]:
 def _malicious_snapshot(ghost_btc: int):
     """A one-bucket hiding snapshot in which the exchange slipped in a 'ghost' leaf committing to
     -ghost_btc (i.e. N - ghost_btc) right next to alice, to lower the bucket's BTC total."""
-    from por.config import SnapshotConfig
+    from por.core.config import SnapshotConfig
 
     cfg = SnapshotConfig.from_dict({
         "snapshot_id": "evil-1", "as_of": "2026-11-20T00:00:00Z",
@@ -313,7 +313,7 @@ def _malicious_snapshot(ghost_btc: int):
     levels = [leaves]
     while len(levels[-1]) > 1:
         lv = levels[-1]
-        from por.tree import _parent
+        from por.tree.sumtree import _parent
 
         levels.append([_parent(lv[i], lv[i + 1], "evil") for i in range(0, len(lv), 2)])
     root_hash, root_vec = levels[-1][0]
@@ -421,7 +421,7 @@ def test_insolvent_bucket_has_no_proof(hidden: Path, reserves: dict) -> None:
 def test_forged_solvency_proof_for_a_short_bucket_fails(hidden: Path, reserves: dict,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """R - L < 0 is N - (L - R): a prover without its range check still cannot convince the verifier."""
-    from por import solvency as sv
+    from por.proofs import solvency as sv
 
     snap = load_snapshot(hidden)
     short = dict(reserves)
@@ -552,7 +552,7 @@ def test_no_blinding_or_other_balance_in_public_artifacts(hidden: Path, hproofs:
 
 
 def _minor(line: str) -> list[int]:
-    from por.ledger import parse_amount
+    from por.core.ledger import parse_amount
 
     _, _, btc, eth, usdt = line.split(",")
     return [parse_amount(btc, 8), parse_amount(eth, 9), parse_amount(usdt, 6)]
@@ -613,6 +613,6 @@ def test_browser_verifier_refuses_hiding_snapshots(cli, hidden: Path, tmp_path: 
 
 
 def test_parallel_proof_export_is_identical(hidden: Path, hproofs: dict[str, dict]) -> None:
-    from por.proof import prove_all
+    from por.proofs.inclusion import prove_all
 
     assert dict(prove_all(hidden, jobs=2)) == hproofs

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from por.config import load_config
-from por.errors import BadInput
-from por.ledger import LedgerStats, format_amount, parse_amount, read_ledger
+from por.core.config import load_config
+from por.core.errors import BadInput
+from por.core.ledger import LedgerStats, format_amount, parse_amount, read_ledger
 
 HEADER = b"account_id,bucket,BTC,ETH,USDT\n"
 

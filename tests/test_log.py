@@ -23,10 +23,10 @@ from coincurve import PrivateKey, PublicKey
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
 from typer.testing import CliRunner
 
-from por import log as L
-from por.cli_log import log_app
-from por.errors import BadInput, VerificationFailed
-from por.snapshot import Snapshot, build_snapshot, load_snapshot
+from por.log import transparency as L
+from por.cli.log import log_app
+from por.core.errors import BadInput, VerificationFailed
+from por.snapshot.document import Snapshot, build_snapshot, load_snapshot
 
 from .conftest import EXAMPLES
 

@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from por import rangeproof as rp
-from por.audit import audit
-from por.commitments import collateral_commitment, collateral_opening, top_pad_commitments, zero_debt_commitment
-from por.config import load_config
-from por.errors import BadInput, VerificationFailed
-from por.fileio import canonical_json
-from por.group import N, Point
-from por.keys import load_secret, write_secret
-from por.margin import collateral_value
-from por.pedersen import commit
-from por.proof import (
+from por.crypto import rangeproof as rp
+from por.audit.audit import audit
+from por.modes.commitments import collateral_commitment, collateral_opening, top_pad_commitments, zero_debt_commitment
+from por.core.config import load_config
+from por.core.errors import BadInput, VerificationFailed
+from por.core.fileio import canonical_json
+from por.crypto.group import N, Point
+from por.core.keys import load_secret, write_secret
+from por.core.margin import collateral_value
+from por.crypto.pedersen import commit
+from por.proofs.inclusion import (
     COLLATERAL_BITS,
     Prover,
     collateral_statement,
@@ -38,11 +38,11 @@ from por.proof import (
     prove_all,
     verify_proof,
 )
-from por.snapshot import build_snapshot, compute_root, load_snapshot, snapshot_from_dict
-from por.solvency import parse_reserves, prove_solvency, reserves_doc, solvency_transcript, surplus_commitments, \
+from por.snapshot.document import build_snapshot, compute_root, load_snapshot, snapshot_from_dict
+from por.proofs.solvency import parse_reserves, prove_solvency, reserves_doc, solvency_transcript, surplus_commitments, \
     verify_solvency
-from por.store import Store
-from por.transcript import Transcript
+from por.tree.store import Store
+from por.crypto.transcript import Transcript
 
 from .conftest import SECRET, VECTORS
 from .test_hiding import _leaves, _mutate, _set
@@ -643,7 +643,7 @@ def test_artifacts_are_deterministic(mh: Path, mproofs: dict[str, dict], inputs:
 
 def test_parallel_commitment_equals_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Worker processes get the public debt blindings too: the split does not change a byte."""
-    from por import commitments as pc
+    from por.modes import commitments as pc
 
     rows = ["account_id,bucket,BTC,USDT"] + [f"u{i},{'cross' if i % 2 else 'fund-7'},0.{i:08d},{i}"
                                              for i in range(1, 40)]

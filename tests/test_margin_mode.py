@@ -23,19 +23,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por import encoding as enc
-from por.config import SnapshotConfig, load_config, parse_config
-from por.errors import BadInput, VerificationFailed
-from por.fileio import canonical_json
-from por.keys import SnapshotKeys, load_secret, write_secret
-from por.ledger import format_amount
-from por.margin import collateral_value
-from por.proof import Prover, verify_proof
-from por.segregation import Holding, check_segregation
-from por.snapshot import BucketSummary, Snapshot, build_snapshot, build_trees, compute_root, load_snapshot, \
+from por.core import encoding as enc
+from por.core.config import SnapshotConfig, load_config, parse_config
+from por.core.errors import BadInput, VerificationFailed
+from por.core.fileio import canonical_json
+from por.core.keys import SnapshotKeys, load_secret, write_secret
+from por.core.ledger import format_amount
+from por.core.margin import collateral_value
+from por.proofs.inclusion import Prover, verify_proof
+from por.reserves.segregation import Holding, check_segregation
+from por.snapshot.document import BucketSummary, Snapshot, build_snapshot, build_trees, compute_root, load_snapshot, \
     snapshot_from_dict
-from por.store import Store
-from por.tree import _parent
+from por.tree.store import Store
+from por.tree.sumtree import _parent
 
 from .conftest import EXAMPLES, SECRET, VECTORS
 from .test_margin import ref_value
@@ -834,8 +834,8 @@ def test_audit_rebuilds_and_compares_equity_debt_requirement(cli, tmp_path: Path
 
 
 def test_report_without_reserves_shows_margin_liabilities(tmp_path: Path, msnap: Path) -> None:
-    from por.audit import full_audit
-    from por.report import render_html
+    from por.audit.audit import full_audit
+    from por.audit.report import render_html
 
     cfg, led, _ = write_inputs(tmp_path, LEDGER)
     result = full_audit(cfg, led, SECRET, msnap / "snapshot.json")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from por import pedersen, rangeproof
-from por.group import BACKENDS, G, N, P, Point, use_backend
-from por.pedersen import H, commit, generators, hash_to_curve
-from por.transcript import Transcript
+from por.crypto import pedersen, rangeproof
+from por.crypto.group import BACKENDS, G, N, P, Point, use_backend
+from por.crypto.pedersen import H, commit, generators, hash_to_curve
+from por.crypto.transcript import Transcript
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "generators.json"
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from por import encoding as enc
-from por.errors import BadInput
-from por.keys import Prf, load_secret, write_secret
-from por.tree import default_height, top_height
+from por.core import encoding as enc
+from por.core.errors import BadInput
+from por.core.keys import Prf, load_secret, write_secret
+from por.tree.sumtree import default_height, top_height
 
 
 @given(key=st.binary(min_size=0, max_size=64), msg=st.binary(max_size=300))

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por import encoding as enc
-from por.errors import BadInput, PorError, VerificationFailed
-from por.proof import Prover, verify_proof
-from por.snapshot import build_snapshot, load_snapshot
+from por.core import encoding as enc
+from por.core.errors import BadInput, PorError, VerificationFailed
+from por.proofs.inclusion import Prover, verify_proof
+from por.snapshot.document import build_snapshot, load_snapshot
 
 from .conftest import EXAMPLES, SECRET
 

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from por import rangeproof as rp
-from por.errors import BadInput, VerificationFailed
-from por.group import BACKENDS, G, N, Point, random_scalar, use_backend
-from por.pedersen import H, commit
-from por.rangeproof import RangeProof, padded_count, proof_size, prove, rounds_for, verify
-from por.transcript import Transcript
+from por.crypto import rangeproof as rp
+from por.core.errors import BadInput, VerificationFailed
+from por.crypto.group import BACKENDS, G, N, Point, random_scalar, use_backend
+from por.crypto.pedersen import H, commit
+from por.crypto.rangeproof import RangeProof, padded_count, proof_size, prove, rounds_for, verify
+from por.crypto.transcript import Transcript
 
 from .test_pedersen import det_rng
 
@@ -419,7 +419,7 @@ def test_large_aggregation(m: int) -> None:
 
 
 def spec_verify(protocol_label: bytes, context: list[tuple[bytes, bytes]], bits: int, commitments_hex, proof_hex) -> bool:
-    """Written from the spec text with hashlib and py_ecc only (no por.group / por.transcript).
+    """Written from the spec text with hashlib and py_ecc only (no por.crypto.group / por.crypto.transcript).
 
     Checks (E1) and (E2) separately, as the spec allows.
     """

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from por.chain import RpcClient
+from por.reserves.chain import RpcClient
 from por.reserves.attestation import ownership_message
 from por.reserves.ethereum import sign_message
-from por.snapshot import build_snapshot
+from por.snapshot.document import build_snapshot
 
 from .conftest import SECRET
 

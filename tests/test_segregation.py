@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from por.segregation import Holding, check_segregation, duplicate_entries
-from por.snapshot import load_snapshot
+from por.reserves.segregation import Holding, check_segregation, duplicate_entries
+from por.snapshot.document import load_snapshot
 
 
 def _snap(built: Path):

@@ -14,10 +14,10 @@ import json
 import struct
 from pathlib import Path
 
-from por.fileio import canonical_json
-from por.keys import load_secret
-from por.proof import Prover
-from por.snapshot import build_snapshot
+from por.core.fileio import canonical_json
+from por.core.keys import load_secret
+from por.proofs.inclusion import Prover
+from por.snapshot.document import build_snapshot
 
 from .conftest import VECTORS
 

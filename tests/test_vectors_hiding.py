@@ -2,7 +2,7 @@
 
 1. The code reproduces the stored artifacts byte for byte.
 2. An implementation written from SPEC.md §14–§15 with hashlib, hmac and py_ecc's secp256k1 only
-   (no por.group, por.pedersen or por.tree) recomputes the derivations, the user's commitments, the
+   (no por.crypto.group, por.crypto.pedersen or por.tree.sumtree) recomputes the derivations, the user's commitments, the
    path up to the stored root, and verifies the range proofs with the from-SPEC range-proof verifier
    of tests/test_rangeproof.py.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 
 from py_ecc.secp256k1 import secp256k1 as E
 
-from por.fileio import canonical_json
-from por.keys import load_secret
-from por.proof import Prover
-from por.snapshot import build_snapshot
-from por.solvency import parse_reserves, prove_solvency
+from por.core.fileio import canonical_json
+from por.core.keys import load_secret
+from por.proofs.inclusion import Prover
+from por.snapshot.document import build_snapshot
+from por.proofs.solvency import parse_reserves, prove_solvency
 
 from .conftest import VECTORS
 from .test_rangeproof import spec_verify as spec_range_verify

@@ -741,9 +741,9 @@ def test_batch_file_tamperings_fail(tmp_path: Path, proven: dict, what: str) -> 
 # ---------------------------------------------------------------- the library accepts the vectors
 
 def test_library_accepts_the_vectors(tmp_path: Path) -> None:
-    from por.proof import verify_proof
-    from por.snapshot import load_snapshot
-    from por.zkmode import verify_snapshot
+    from por.proofs.inclusion import verify_proof
+    from por.snapshot.document import load_snapshot
+    from por.modes.zk import verify_snapshot
 
     snap = load_snapshot(MV / "snapshot.json")
     assert snap.root.hex() == IM["root"] and snap.zk.digest.hex() == IM["vk_digest"] and snap.version == 2
@@ -764,10 +764,10 @@ def test_library_accepts_the_vectors(tmp_path: Path) -> None:
 
 def test_library_rejects_tampered_vectors() -> None:
     """The library refuses the version-1-shaped batch doc and a laxer factor (one pairing)."""
-    from por.errors import BadInput, VerificationFailed
-    from por.snapshot import load_snapshot
+    from por.core.errors import BadInput, VerificationFailed
+    from por.snapshot.document import load_snapshot
     from por.zk.groth16 import parse_proof
-    from por.zkmode import parse_batch_proof, verify_batch
+    from por.modes.zk import parse_batch_proof, verify_batch
 
     snap = load_snapshot(MV / "snapshot.json")
     doc = json.loads((MV / "zk" / "1" / "1.json").read_text())
@@ -785,10 +785,10 @@ def test_library_rejects_tampered_vectors() -> None:
 
 def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> None:
     """Building (not proving) from the vector inputs with the published zk parameters gives snapshot.json exactly."""
-    from por.config import load_config
-    from por.fileio import canonical_json
-    from por.snapshot import build_trees
-    from por.zkmode import ZkParams
+    from por.core.config import load_config
+    from por.core.fileio import canonical_json
+    from por.snapshot.document import build_trees
+    from por.modes.zk import ZkParams
 
     config = load_config(MV / "snapshot.toml")
     params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json", margin=True)
@@ -799,9 +799,9 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
 def test_library_build_with_a_fresh_setup_reproduces_snapshot_json(tmp_path: Path) -> None:
     """A fresh local BatchMargin(1, 2) setup of the same entropy (deterministic) and the same secret:
     ``build_snapshot`` writes the checked-in snapshot.json byte for byte (needs the node tools)."""
-    from por.errors import ServiceUnavailable
-    from por.snapshot import build_snapshot
-    from por.zkmode import create_setup
+    from por.core.errors import ServiceUnavailable
+    from por.snapshot.document import build_snapshot
+    from por.modes.zk import create_setup
 
     try:
         setup = create_setup(tmp_path / "setup", batch_height=1, assets=2, entropy=ENTROPY, margin=True)

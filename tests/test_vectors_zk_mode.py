@@ -699,9 +699,9 @@ def test_cheap_tamperings_fail(snapshot_doc: dict, alice: dict, tmp_path: Path, 
 # ---------------------------------------------------------------- the library accepts the vectors
 
 def test_library_accepts_the_vectors(tmp_path: Path) -> None:
-    from por.proof import verify_proof
-    from por.snapshot import load_snapshot
-    from por.zkmode import verify_snapshot
+    from por.proofs.inclusion import verify_proof
+    from por.snapshot.document import load_snapshot
+    from por.modes.zk import verify_snapshot
 
     snap = load_snapshot(MV / "snapshot.json")
     assert snap.root.hex() == IM["root"] and snap.zk.digest.hex() == IM["vk_digest"]
@@ -719,10 +719,10 @@ def test_library_accepts_the_vectors(tmp_path: Path) -> None:
 
 def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> None:
     """Building (not proving) from the vector inputs gives the checked-in snapshot.json exactly."""
-    from por.config import load_config
-    from por.fileio import canonical_json
-    from por.snapshot import build_trees
-    from por.zkmode import ZkParams
+    from por.core.config import load_config
+    from por.core.fileio import canonical_json
+    from por.snapshot.document import build_trees
+    from por.modes.zk import ZkParams
 
     config = load_config(MV / "snapshot.toml")
     params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json")

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from py_ecc.optimized_bn128 import FQ2, G1, G2, add, b2, field_modulus, normalize
 
-from por.errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.zk import batch as zb
 from por.zk import groth16 as g16
 from por.zk import toolchain as tc

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from por.errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.zk import batch as zb
 from por.zk import groth16 as g16
 from por.zk import toolchain as tc

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from por.cli import app
-from por.config import parse_config
-from por.errors import BadInput, ServiceUnavailable, VerificationFailed
-from por.snapshot import build_snapshot, load_snapshot
-from por.store import Store
+from por.cli.app import app
+from por.core.config import parse_config
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.snapshot.document import build_snapshot, load_snapshot
+from por.tree.store import Store
 from por.zk import batch as zb
 from por.zk import toolchain as tc
 from por.zk.groth16 import parse_verifying_key
-from por.zkmode import (ZkParams, _batch_leaves, batch_proof_path, create_setup, load_setup, parse_batch_proof,
+from por.modes.zk import (ZkParams, _batch_leaves, batch_proof_path, create_setup, load_setup, parse_batch_proof,
                         prove_snapshot, verify_batch)
 
 from .conftest import SECRET, VECTORS

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from por.cli import app
-from por.errors import BadInput, ServiceUnavailable
+from por.cli.app import app
+from por.core.errors import BadInput, ServiceUnavailable
 from por.zk import batch as zb
-from por.zkmode import ZkParams, batch_proof_path, load_setup
+from por.modes.zk import ZkParams, batch_proof_path, load_setup
 
 ENTROPY = "por/v1 zk test vectors"  # as tests/test_zk.py: reuses its cached phase 1 and phase 2
 SECRET_HEX = "00" * 31 + "07"
@@ -61,7 +61,7 @@ def run(*args: object):
 
 @pytest.fixture(scope="module")
 def zk_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from por.zkmode import create_setup
+    from por.modes.zk import create_setup
 
     out = tmp_path_factory.mktemp("zksetup") / "setup"
     try:
@@ -296,7 +296,7 @@ def test_zk_proof_against_public_snapshot_fails(alice_proof: dict, built: Path, 
 # ------------------------------------------------------------------ bad input
 
 def test_snapshot_tampering(proven: Path, tmp_path: Path) -> None:
-    from por.snapshot import load_snapshot
+    from por.snapshot.document import load_snapshot
 
     doc = json.loads((proven / "snapshot.json").read_text())
     bad = copy.deepcopy(doc)

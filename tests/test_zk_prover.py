@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from py_ecc.optimized_bn128 import G1, G2, add, eq, multiply, neg, pairing
 
-from por.errors import BadInput, ServiceUnavailable
+from por.core.errors import BadInput, ServiceUnavailable
 from por.zk import batch as zb
 from por.zk import groth16 as g16
 from por.zk import toolchain as tc

@@ -7,7 +7,7 @@
 Specification: SPEC.md §12.
 """
 
-from .attestation import (
+from por.reserves.attestation import (
     CHAINS,
     PROPRIETARY,
     AddressEntry,

@@ -6,7 +6,7 @@ the *ownership message*, which binds snapshot id, snapshot root, chain, address 
 signature cannot be replayed for another snapshot, root, chain or block.
 
 This module is chain-agnostic: it defines the message and parses the file strictly (every error is a
-:class:`~por.errors.BadInput` naming the file and field). Verification lives in
+:class:`~por.core.errors.BadInput` naming the file and field). Verification lives in
 :mod:`por.reserves.ethereum` (and the Bitcoin module).
 """
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..chain import check_address, parse_hex
-from ..config import ID_RE, SYMBOL_RE
-from ..errors import BadInput, VerificationFailed
-from ..fileio import reject_duplicate_keys
+from por.reserves.chain import check_address, parse_hex
+from por.core.config import ID_RE, SYMBOL_RE
+from por.core.errors import BadInput, VerificationFailed
+from por.core.fileio import reject_duplicate_keys
 
 RESERVES_FORMAT = "por-reserves"
 RESERVES_VERSION = 1

@@ -12,7 +12,7 @@ message (:func:`por.reserves.attestation.ownership_message`), exactly as given (
 The cryptography and the BIP-322 virtual transactions (``to_spend`` / ``to_sign``, sighashes, the script
 interpreter with BIP-322's required and upgradeable rules) are those of ``btclib`` / ``btclib-wallet``
 (btclib-org); this module decodes, dispatches, and turns every refusal into a
-:class:`~por.errors.VerificationFailed` with a precise reason.
+:class:`~por.core.errors.VerificationFailed` with a precise reason.
 
 Amounts -- :func:`load_utxo_snapshot` reads a UTXO snapshot file (a documented **trust point**: the
 auditor must check it against their own node), :class:`BitcoinCoreRpc` reads the UTXO set of a Bitcoin
@@ -52,7 +52,7 @@ from btclib.script.witness import Witness
 from btclib_wallet import bip322
 from ecc.exceptions import EccRuntimeError
 
-from ..errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 
 __all__ = [
     "ADDRESS_TYPES", "BIP322_PREFIXES", "BITCOIN_DECIMALS", "MAX_MONEY", "NETWORKS", "SIGNING_ADDRESS_TYPES",

@@ -1,7 +1,7 @@
 """`por reserves verify`: every attestation, every balance, segregation and coverage in one report.
 
 Composes the chain verifiers (Ethereum at the attested block, Bitcoin from the UTXO snapshot) with
-the segregation rules of :mod:`por.segregation`. Failures of single addresses are collected, so the
+the segregation rules of :mod:`por.reserves.segregation`. Failures of single addresses are collected, so the
 report shows everything that is wrong at once; an unreachable chain RPC raises ServiceUnavailable.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadInput, VerificationFailed
-from ..segregation import Holding, SegregationReport, check_segregation, duplicate_entries
-from ..snapshot import Snapshot
-from .attestation import ReservesFile
+from por.core.errors import BadInput, VerificationFailed
+from por.reserves.segregation import Holding, SegregationReport, check_segregation, duplicate_entries
+from por.snapshot.document import Snapshot
+from por.reserves.attestation import ReservesFile
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ReservesReport:
 
 def verify_bitcoin(reserves: ReservesFile, decimals: dict[str, int]) -> tuple[list[Holding], list[str], list[dict]]:
     """Bitcoin entries: ownership signature over the message, amounts from the UTXO snapshot file."""
-    from .bitcoin import load_utxo_snapshot, sats_to_ledger_units, verify_message
+    from por.reserves.bitcoin import load_utxo_snapshot, sats_to_ledger_units, verify_message
 
     entries = reserves.entries("bitcoin")
     if not entries:
@@ -84,8 +84,8 @@ def verify_reserves(snapshot: Snapshot, reserves: ReservesFile, *, rpc_url: str 
     if reserves.entries("ethereum"):
         if rpc_url is None:
             raise BadInput("ethereum addresses need --rpc URL", field="rpc")
-        from ..chain import RpcClient
-        from .ethereum import verify_ethereum
+        from por.reserves.chain import RpcClient
+        from por.reserves.ethereum import verify_ethereum
 
         eth = verify_ethereum(RpcClient(rpc_url), reserves, decimals, block=block)
         failures += [str(f) for f in eth.failures]
@@ -110,7 +110,7 @@ def reserves_table(seg: SegregationReport) -> dict[tuple[str, str], int]:
 
 def _hidden_coverage(snapshot: Snapshot, seg: SegregationReport, solvency: Any, file: str) -> list[str]:
     """Hiding mode: mark every pair covered when the solvency proof verifies for the verified reserves."""
-    from ..solvency import verify_solvency
+    from por.proofs.solvency import verify_solvency
 
     if solvency is None:
         return ["coverage not shown: the snapshot hides its liabilities; give the exchange's solvency proof "

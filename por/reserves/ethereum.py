@@ -30,10 +30,10 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ..chain import CallReverted, RpcClient, account_from_key, check_address, decode_result, encode_call
-from ..errors import BadInput, VerificationFailed
-from ..segregation import Holding
-from .attestation import NATIVE_DECIMALS, AddressEntry, ReservesFile
+from por.reserves.chain import CallReverted, RpcClient, account_from_key, check_address, decode_result, encode_call
+from por.core.errors import BadInput, VerificationFailed
+from por.reserves.segregation import Holding
+from por.reserves.attestation import NATIVE_DECIMALS, AddressEntry, ReservesFile
 
 ERC1271_MAGIC = bytes.fromhex("1626ba7e")
 EIP7702_PREFIX = bytes.fromhex("ef0100")

@@ -17,7 +17,7 @@ balances all zero. ``batch_levels`` returns every level (leaves first) and the c
 same root together with the per-asset sums (public signals ``[root, sum_0, ..., sum_{A-1}]``).
 
 Values outside their domain raise ``ValueError`` (programming errors of the caller, as in
-:mod:`por.encoding`); :func:`verify_batch_proof` raises :class:`~por.errors.VerificationFailed`.
+:mod:`por.core.encoding`); :func:`verify_batch_proof` raises :class:`~por.core.errors.VerificationFailed`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..encoding import HASH_LEN, SEED_LEN, U64_LIMIT, H, lp, tag
-from ..errors import VerificationFailed
-from .poseidon import MAX_INPUTS, P, check_field_element, poseidon
+from por.core.encoding import HASH_LEN, SEED_LEN, U64_LIMIT, H, lp, tag
+from por.core.errors import VerificationFailed
+from por.zk.poseidon import MAX_INPUTS, P, check_field_element, poseidon
 
 if TYPE_CHECKING:
-    from .groth16 import Proof, VerifyingKey
+    from por.zk.groth16 import Proof, VerifyingKey
 
 FIELD_SHIFT = 3
 """A digest becomes a field element as ``int.from_bytes(digest, "big") >> FIELD_SHIFT`` (253 bits)."""
@@ -227,9 +227,9 @@ def verify_batch_proof(vk: VerifyingKey, proof: Proof, root: int, sums: Sequence
 
     ``vk`` is a :class:`por.zk.groth16.VerifyingKey` of the ``Batch(k, A)`` circuit with
     ``A = len(sums)`` (so ``1 + A`` public inputs), ``proof`` a :class:`por.zk.groth16.Proof`.
-    Raises :class:`~por.errors.VerificationFailed` naming the failed check.
+    Raises :class:`~por.core.errors.VerificationFailed` naming the failed check.
     """
-    from .groth16 import verify  # local import: groth16 pulls in py_ecc
+    from por.zk.groth16 import verify  # local import: groth16 pulls in py_ecc
 
     signals = public_signals(root, sums)
     try:
@@ -403,9 +403,9 @@ def verify_margin_batch_proof(vk: VerifyingKey, proof: Proof, root: int, equity_
     ``vk`` has ``1 + 4A`` public inputs. A valid proof shows every leaf of the batch satisfies
     ``value_base ≥ 0`` under exactly these ``f_eq``, ``f_debt`` (the verifier must take them from the
     snapshot's published margin parameters, SPEC.md §17.3, never from the prover's proof file).
-    Raises :class:`~por.errors.VerificationFailed` naming the failed check.
+    Raises :class:`~por.core.errors.VerificationFailed` naming the failed check.
     """
-    from .groth16 import verify  # local import: groth16 pulls in py_ecc
+    from por.zk.groth16 import verify  # local import: groth16 pulls in py_ecc
 
     signals = margin_public_signals(root, equity_sums, debt_sums, f_eq, f_debt)
     try:

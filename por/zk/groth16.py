@@ -2,7 +2,7 @@
 
 Documents (SPEC.md §16.6): ``verification_key.json`` and ``proof.json`` as written by
 snarkjs 0.7, and the public signals as a JSON list of decimal strings. Parsing is strict and raises
-:class:`~por.errors.BadInput` naming the file and field: exact key sets, coordinates as canonical
+:class:`~por.core.errors.BadInput` naming the file and field: exact key sets, coordinates as canonical
 decimal strings below the base-field modulus ``q``, affine points (``z = 1``) on the curve and never
 the point at infinity, G2 points in the order-``r`` subgroup, ``nPublic = len(IC) − 1``, public
 signals canonical decimals below the scalar-field modulus ``r`` and exactly ``nPublic`` of them, and
@@ -11,7 +11,7 @@ signals canonical decimals below the scalar-field modulus ``r`` and exactly ``nP
 Verification (:func:`verify`) checks ``e(−A, B) · e(α, β) · e(vk_x, γ) · e(C, δ) = 1`` with
 ``vk_x = IC_0 + Σ s_i · IC_{i+1}``: four Miller loops (the one of ``(α, β)`` cached per key), their
 product and one final exponentiation, with py_ecc's ``optimized_bn128``. A failing equation raises
-:class:`~por.errors.VerificationFailed`. Pure Python: about 1 s per proof.
+:class:`~por.core.errors.VerificationFailed`. Pure Python: about 1 s per proof.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from py_ecc.optimized_bn128 import (
     pairing,
 )
 
-from ..encoding import H, tag, u16
-from ..errors import BadInput, VerificationFailed
+from por.core.encoding import H, tag, u16
+from por.core.errors import BadInput, VerificationFailed
 
 Q_MODULUS = field_modulus
 """BN254 base field modulus ``q`` (point coordinates)."""

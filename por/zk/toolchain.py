@@ -2,10 +2,10 @@
 
 Tools come from the repository's ``node_modules`` (``package.json``; ``scripts/setup-node.sh``):
 ``circom2`` (circom 2.2 compiled to WebAssembly, offline), ``snarkjs`` and ``circomlib``; ``node``
-itself must be on ``PATH``. They are found relative to this package, like :mod:`por.devchain`
-finds anvil. A missing tool raises :class:`~por.errors.ServiceUnavailable`; a tool that rejects its
+itself must be on ``PATH``. They are found relative to this package, like :mod:`por.reserves.devchain`
+finds anvil. A missing tool raises :class:`~por.core.errors.ServiceUnavailable`; a tool that rejects its
 input (a witness violating a constraint, a circuit too large for the powers of tau) raises
-:class:`ToolError` (a :class:`~por.errors.BadInput`), :class:`WitnessError` for witnesses.
+:class:`ToolError` (a :class:`~por.core.errors.BadInput`), :class:`WitnessError` for witnesses.
 
 **The local setup is for testing only.** Its randomness comes from the ``entropy`` string, so anyone
 who knows that string can forge proofs. It is deterministic: the same entropy and snarkjs version
@@ -41,13 +41,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..encoding import H, lp, tag
-from ..errors import BadInput, ServiceUnavailable
-from .batch import (MARGIN_MAX_ASSETS, MAX_ASSETS, MAX_K, BatchLeaf, MarginLeaf, margin_witness_input,
-                    split_margin_public, witness_input)
-from .groth16 import Proof, VerifyingKey, load_proof, load_public_signals, load_verifying_key
-from .poseidon import P
-from .witness import levels_from_witness, read_witness
+from por.core.encoding import H, lp, tag
+from por.core.errors import BadInput, ServiceUnavailable
+from por.zk.batch import (
+    MARGIN_MAX_ASSETS,
+    MAX_ASSETS,
+    MAX_K,
+    BatchLeaf,
+    MarginLeaf,
+    margin_witness_input,
+    split_margin_public,
+    witness_input,
+)
+from por.zk.groth16 import Proof, VerifyingKey, load_proof, load_public_signals, load_verifying_key
+from por.zk.poseidon import P
+from por.zk.witness import levels_from_witness, read_witness
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (editable install)
 NODE_MODULES = ROOT / "node_modules"

@@ -16,8 +16,8 @@ import struct
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BadInput
-from .poseidon import P
+from por.core.errors import BadInput
+from por.zk.poseidon import P
 
 N8 = 32
 

@@ -14,14 +14,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from por import encoding as enc
-from por.fileio import canonical_json
-from por.group import N
-from por.keys import Prf, SnapshotKeys, blinding_factors, load_secret
-from por.pedersen import commit
-from por.proof import Prover
-from por.snapshot import build_snapshot, compute_root
-from por.solvency import parse_reserves, prove_solvency
+from por.core import encoding as enc
+from por.core.fileio import canonical_json
+from por.crypto.group import N
+from por.core.keys import Prf, SnapshotKeys, blinding_factors, load_secret
+from por.crypto.pedersen import commit
+from por.proofs.inclusion import Prover
+from por.snapshot.document import build_snapshot, compute_root
+from por.proofs.solvency import parse_reserves, prove_solvency
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "hiding"

@@ -21,17 +21,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from por import encoding as enc  # noqa: E402
-from por.commitments import collateral_commitment, collateral_opening, zero_debt_commitment  # noqa: E402
-from por.fileio import canonical_json  # noqa: E402
-from por.group import N  # noqa: E402
-from por.keys import Prf, SnapshotKeys, blinding_factors, load_secret  # noqa: E402
-from por.pedersen import commit  # noqa: E402
-from por.proof import Prover  # noqa: E402
-from por.snapshot import build_snapshot, compute_root, root_preimage  # noqa: E402
-from por.solvency import parse_reserves, prove_solvency, surplus_commitments  # noqa: E402
-from por.store import Store  # noqa: E402
-from por.tree import top_tree  # noqa: E402
+from por.core import encoding as enc  # noqa: E402
+from por.modes.commitments import collateral_commitment, collateral_opening, zero_debt_commitment  # noqa: E402
+from por.core.fileio import canonical_json  # noqa: E402
+from por.crypto.group import N  # noqa: E402
+from por.core.keys import Prf, SnapshotKeys, blinding_factors, load_secret  # noqa: E402
+from por.crypto.pedersen import commit  # noqa: E402
+from por.proofs.inclusion import Prover  # noqa: E402
+from por.snapshot.document import build_snapshot, compute_root, root_preimage  # noqa: E402
+from por.proofs.solvency import parse_reserves, prove_solvency, surplus_commitments  # noqa: E402
+from por.tree.store import Store  # noqa: E402
+from por.tree.sumtree import top_tree  # noqa: E402
 
 INPUTS = HERE.parent / "margin"
 HEIGHT = 2

@@ -19,13 +19,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from por import encoding as enc  # noqa: E402
-from por.fileio import canonical_json  # noqa: E402
-from por.keys import SnapshotKeys, load_secret  # noqa: E402
-from por.margin import account_shortfall, collateral_value  # noqa: E402
-from por.proof import Prover  # noqa: E402
-from por.snapshot import build_snapshot, compute_root  # noqa: E402
-from por.tree import top_tree  # noqa: E402
+from por.core import encoding as enc  # noqa: E402
+from por.core.fileio import canonical_json  # noqa: E402
+from por.core.keys import SnapshotKeys, load_secret  # noqa: E402
+from por.core.margin import account_shortfall, collateral_value  # noqa: E402
+from por.proofs.inclusion import Prover  # noqa: E402
+from por.snapshot.document import build_snapshot, compute_root  # noqa: E402
+from por.tree.sumtree import top_tree  # noqa: E402
 
 
 def main() -> None:

@@ -35,15 +35,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from por import encoding as enc  # noqa: E402
-from por.fileio import canonical_json  # noqa: E402
-from por.keys import SnapshotKeys  # noqa: E402
-from por.proof import Prover  # noqa: E402
-from por.snapshot import build_snapshot, compute_root  # noqa: E402
-from por.tree import top_tree  # noqa: E402
+from por.core import encoding as enc  # noqa: E402
+from por.core.fileio import canonical_json  # noqa: E402
+from por.core.keys import SnapshotKeys  # noqa: E402
+from por.proofs.inclusion import Prover  # noqa: E402
+from por.snapshot.document import build_snapshot, compute_root  # noqa: E402
+from por.tree.sumtree import top_tree  # noqa: E402
 from por.zk import batch as zb  # noqa: E402
 from por.zk import toolchain  # noqa: E402
-from por.zkmode import batch_proof_path, create_setup, prove_snapshot  # noqa: E402
+from por.modes.zk import batch_proof_path, create_setup, prove_snapshot  # noqa: E402
 
 OUT = HERE / "mode"
 SECRET = bytes(range(32))

@@ -25,8 +25,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from por.encoding import H, lp  # noqa: E402
-from por.keys import SnapshotKeys  # noqa: E402
+from por.core.encoding import H, lp  # noqa: E402
+from por.core.keys import SnapshotKeys  # noqa: E402
 from por.zk import toolchain  # noqa: E402
 from por.zk.batch import (  # noqa: E402
     TAG_ZK_ACCOUNT,

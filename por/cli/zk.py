@@ -1,0 +1,142 @@
+"""`por zk`: Groth16 batch proofs of a zk-mode snapshot (SPEC.md §16), as a typer sub-app.
+
+``por zk setup`` makes a setup directory (local and testing-only, or from a ceremony's
+zkey), ``por build --zk SETUP`` builds a snapshot bound to it, ``por zk prove DIR``
+proves every batch, ``por zk verify DIR`` checks every batch proof in Python (py_ecc)
+and ties the proven batches to the published bucket roots and totals.
+Exit codes as everywhere: 0 ok, 1 verification failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+zk_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="zk mode: Groth16 proofs that every balance of every batch is in [0, 2^64) and the batch sums are exact.",
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: one JSON document on stdout.")]
+TESTING_ONLY = ("LOCAL SETUP - TESTING ONLY: whoever knows the entropy (at least whoever ran this) can forge batch "
+                "proofs. Publish zk-mode snapshots only with a ceremony key (circuits/README.md).")
+
+
+def _cli() -> Any:
+    from por.cli import app as cli  # lazily: por.cli.app imports this module
+
+    return cli
+
+
+def _run(as_json: bool, body: Callable[[], int | None]) -> None:
+    _cli()._run(as_json, body)
+
+
+@zk_app.command("setup")
+def setup_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="New setup directory.")],
+    assets: Annotated[int, typer.Option(help="Number of assets (the config's [assets] count).", min=1)],
+    batch_height: Annotated[int, typer.Option(help="k: each batch proof covers 2^k leaves.", min=0)] = 4,
+    entropy: Annotated[Optional[str], typer.Option(help="Local setup (TESTING ONLY): the beacon entropy.")] = None,
+    zkey: Annotated[Optional[Path], typer.Option(help="Production: the final .zkey of a phase-2 ceremony for this circuit.")] = None,
+    ptau: Annotated[Optional[Path], typer.Option(help="With --zkey: the ceremony's phase-1 .ptau; `snarkjs zkey verify` checks the zkey against it.")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="Cache of compiled circuits and local phase-1 files (default build/zk or $POR_ZK_CACHE).")] = None,
+    margin: Annotated[bool, typer.Option("--margin", help="BatchMargin(k, A) for configs with [prices] (margin accounts, A <= 7): also proves every account's collateral value >= 0.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compile Batch(k, A) (or BatchMargin(k, A) with --margin) and set it up: a local testing setup (--entropy) or a ceremony's key (--zkey)."""
+    from por.modes.zk import create_setup
+
+    def body() -> None:
+        cli = _cli()
+        with cli.err.status("compiling the circuit and running the setup (minutes for large batches)",
+                            spinner="dots") if cli.err.is_terminal and not as_json else _nullcontext():
+            made = create_setup(out_dir, batch_height=batch_height, assets=assets, entropy=entropy, zkey=zkey,
+                                ptau=ptau, cache_dir=cache, margin=margin)
+        doc = {"ok": True, "out": str(out_dir), **made.to_dict()}
+        if as_json:
+            cli._emit_json(doc)
+            return
+        cli.out.print(f"setup of {made.circuit}({made.batch_height}, {made.assets}) in {out_dir}: verifying key digest "
+                      f"[bold]{made.params.digest.hex()}[/]")
+        if made.testing_only:
+            cli.out.print(f"[bold yellow]{TESTING_ONLY}[/]")
+
+    _run(as_json, body)
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+@zk_app.command("prove")
+def prove_cmd(
+    snapshot_dir: Annotated[Path, typer.Argument(help="zk-mode directory written by `por build --zk`.")],
+    setup: Annotated[Optional[Path], typer.Option(help="Setup directory (default: the one the snapshot was built with).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-prove batches whose proof file already exists.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Prove every batch into DIR/zk/<bucket>/<batch>.json (resumable; deterministic)."""
+    from por.modes.zk import prove_snapshot
+
+    def body() -> None:
+        cli = _cli()
+        with cli._reporter(as_json) as rep:
+            rep.phase("proving batches", None)
+            res = prove_snapshot(snapshot_dir, setup_dir=setup, force=force, progress=rep.advance,
+                                 on_total=rep.set_total)
+        doc = {"ok": True, "proved": res.proved, "skipped": res.skipped, "batches": res.batches,
+               "seconds": round(res.seconds, 3), "testing_only": res.testing_only}
+        if as_json:
+            cli._emit_json(doc)
+            return
+        cli.out.print(f"proved {res.proved} batches, kept {res.skipped} existing proofs ({res.batches} in all) "
+                      f"in {res.seconds:.1f} s; wrote {Path(snapshot_dir) / 'zk'}")
+        if res.testing_only:
+            cli.out.print(f"[bold yellow]{TESTING_ONLY}[/]")
+
+    _run(as_json, body)
+
+
+@zk_app.command("verify")
+def verify_cmd(
+    snapshot_dir: Annotated[Path, typer.Argument(help="Directory with snapshot.json and zk/ batch proofs.")],
+    snapshot: Annotated[Optional[Path], typer.Option(help="The trusted snapshot.json (default: DIR/snapshot.json).")] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes for the pairings (~1 s per proof each).", min=1)] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify every batch proof with py_ecc and check the proven batches add up to the published roots."""
+    from rich.table import Table
+
+    from por.core.errors import EXIT_VERIFY_FAILED
+    from por.modes.zk import verify_snapshot
+
+    def body() -> int:
+        cli = _cli()
+        with cli._reporter(as_json) as rep:
+            rep.phase("verifying batch proofs", None)
+            res = verify_snapshot(snapshot_dir, snapshot_path=snapshot, jobs=jobs, progress=rep.advance,
+                                  on_total=rep.set_total)
+        if as_json:
+            cli._emit_json({"ok": res.ok, **res.to_dict()})
+            return 0 if res.ok else EXIT_VERIFY_FAILED
+        t = Table(title=f"zk batch proofs: snapshot {res.snapshot_id} (batch height {res.batch_height})")
+        for col in ("bucket", "batches", "result"):
+            t.add_column(col)
+        for b in res.buckets:
+            t.add_row(b.bucket, str(b.batches), "[green]ok[/]" if b.ok else f"[red]{b.problem}[/]")
+        cli.out.print(t)
+        for f in res.failures:
+            cli.err.print(f"[bold red]verification failed:[/] {f}", highlight=False)
+        if res.ok:
+            cli.out.print(f"[green]ok[/] {res.statement} (verifying key {res.vkey_digest})")
+        return 0 if res.ok else EXIT_VERIFY_FAILED
+
+    _run(as_json, body)

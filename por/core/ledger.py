@@ -1,0 +1,321 @@
+"""Streaming ledger reader: CSV or JSON Lines -> validated rows in integer minor units (SPEC.md §2).
+
+Rows are yielded one at a time, so a ledger of any length is never held in
+memory. Every error is a :class:`~por.core.errors.BadInput` naming file, line,
+column (CSV) and field.
+
+CSV: a header ``account_id,bucket,<ASSET>...`` (columns in any order; configured
+assets without a column are zero). JSON Lines: one object per line with
+``account_id``, ``bucket`` and asset keys whose values are decimal strings or
+JSON numbers (taken from their exact source text, never through a float);
+absent assets are zero. Blank lines are skipped; a UTF-8 BOM and CRLF line
+ends are accepted.
+
+Margin (SPEC.md §17): with ``[prices]`` in the config, a negative amount in a
+bucket with ``allow_debt`` is a debt (never clamped), each row becomes an equity
+vector and a debt vector, and every row with a debt must pass the per-account
+rule (collateral value after tiered haircuts >= value of its debts).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from por.core.config import SnapshotConfig
+from por.core.encoding import U64_LIMIT
+from por.core.margin import format_decimal
+from por.core.errors import BadInput
+from por.core.fileio import reject_duplicate_keys
+from por.core.margin import account_shortfall
+
+MAX_ACCOUNT_ID_BYTES = 256
+_AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+_SPECIAL = ("nan", "inf", "infinity")
+
+
+@dataclass
+class LedgerStats:
+    """What the reader saw: rows, negative amounts clamped to zero, debts, per-bucket per-asset totals.
+
+    With margin, ``totals`` holds ``2A`` values per bucket: equity totals, then debt totals.
+    """
+
+    rows: int = 0
+    clamped: int = 0
+    debts: int = 0
+    accounts_with_debt: int = 0
+    totals: dict[str, list[int]] = field(default_factory=dict)
+
+
+def parse_amount(text: str, decimals: int) -> int:
+    """Exact decimal string -> signed integer minor units. Raises ``ValueError`` with a reason.
+
+    Accepted: ``[-]digits[.digits]`` with ASCII digits and at most ``decimals``
+    fraction digits. Rejected: empty, exponents, NaN/inf, signs other than a
+    leading ``-``, spaces, underscores, non-ASCII digits.
+    """
+    m = _AMOUNT_RE.fullmatch(text)
+    if m is None:
+        low = text.strip().lower().lstrip("+-")
+        if text == "":
+            raise ValueError("empty amount (write 0 for none)")
+        if low in _SPECIAL:
+            raise ValueError(f"{text!r} is not a number")
+        if "e" in low and any(c.isdigit() for c in low):
+            raise ValueError(f"exponent notation {text!r} is not allowed; write the plain decimal")
+        raise ValueError(f"{text!r} is not a plain decimal amount")
+    sign, whole, frac = m.groups()
+    if frac is None:
+        value = int(whole) * 10**decimals
+    else:
+        if len(frac) > decimals:
+            raise ValueError(f"{text!r} has {len(frac)} decimals; the asset declares {decimals}")
+        value = int(whole) * 10**decimals + int(frac) * 10 ** (decimals - len(frac))
+    return -value if sign else value
+
+
+def format_amount(minor: int, decimals: int) -> str:
+    """Integer minor units -> exact decimal string (inverse of :func:`parse_amount`, trailing zeros trimmed)."""
+    return format_decimal(minor, decimals)
+
+
+def _check_account_id(value: object, err) -> str:
+    if not isinstance(value, str) or value == "":
+        raise err("account_id is empty or not a string")
+    if value != value.strip() or not value.isprintable():
+        raise err("account_id has surrounding spaces or control characters")
+    if len(value.encode("utf-8")) > MAX_ACCOUNT_ID_BYTES:
+        raise err(f"account_id is longer than {MAX_ACCOUNT_ID_BYTES} bytes")
+    return value
+
+
+def _decoded_lines(fh: IO[bytes], path: str) -> Iterator[str]:
+    for lineno, raw in enumerate(fh, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"invalid UTF-8 at byte {exc.start} of the line", file=path, line=lineno) from None
+        if lineno == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        yield text
+
+
+class _Num(str):
+    """The source text of a JSON number (kept exact; never a float)."""
+
+
+def detect_format(path: Path) -> str:
+    """``jsonl`` for ``.jsonl``/``.ndjson`` files, else ``csv``."""
+    return "jsonl" if Path(path).suffix.lower() in (".jsonl", ".ndjson") else "csv"
+
+
+def read_ledger(
+    path: Path,
+    config: SnapshotConfig,
+    *,
+    clamp_negative: bool = False,
+    stats: LedgerStats | None = None,
+    fmt: str | None = None,
+    check_accounts: bool = True,
+) -> Iterator[tuple[int, str, int, list[int]]]:
+    """Yield ``(line, account_id, bucket_index, amounts)`` for each ledger row.
+
+    ``amounts`` are non-negative integers in minor units, in the config's
+    canonical asset order. Per-bucket and snapshot-wide per-asset totals are
+    checked to stay below 2^64 as rows arrive (the error names the line that
+    crosses), so no node of any tree can wrap. With
+    ``clamp_negative`` a negative amount becomes 0 and is counted in
+    ``stats.clamped``; without it, it is an error. Duplicate (account, bucket)
+    pairs are detected by the tree builder, which sees every key.
+
+    With margin (``config.margin``) ``amounts`` has ``2A`` entries: the equity
+    ``E_0..E_{A-1}`` then the debt ``D_0..D_{A-1}`` (SPEC.md §17.5). A negative
+    amount in an ``allow_debt`` bucket is a debt (``|x| < 2^64``; never clamped);
+    equity and debt totals are each checked below 2^64. A row with any debt that
+    breaks the per-account rule is an error naming its line and shortfall.
+    ``check_accounts=False`` skips that rule: for building attack fixtures in
+    tests only, never for a published snapshot.
+    """
+    path = Path(path)
+    stats = stats if stats is not None else LedgerStats()
+    fmt = fmt or detect_format(path)
+    name = str(path)
+    n_assets = len(config.assets)
+    decimals = [a.decimals for a in config.assets]
+    bucket_index = {b: i for i, b in enumerate(config.bucket_ids)}
+    margin = config.margin
+    allow = [config.allows_debt(b) for b in config.bucket_ids]
+    width = 2 * n_assets if margin is not None else n_assets
+    totals = [[0] * width for _ in config.buckets]
+    stats.totals = {b: totals[i] for b, i in bucket_index.items()}
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise BadInput(f"cannot read ledger: {exc.strerror}", file=name) from None
+
+    def amount(text: str, asset: int, line: int, column: int | None, b: int) -> int:
+        try:
+            v = parse_amount(text, decimals[asset])
+        except ValueError as exc:
+            raise BadInput(str(exc), file=name, line=line, column=column, field=config.assets[asset].symbol) from None
+        if v < 0:
+            if allow[b]:  # a debt (margin bucket with allow_debt): never clamped
+                if -v >= U64_LIMIT:
+                    raise BadInput(f"debt {text!r} is 2^64 minor units or more", file=name, line=line,
+                                   column=column, field=config.assets[asset].symbol)
+                stats.debts += 1
+                return v
+            if not clamp_negative:
+                why = ("a liability cannot be negative; --clamp-negative floors it at 0" if margin is None else
+                       f"bucket {config.bucket_ids[b]!r} does not allow debts (allow_debt); "
+                       "--clamp-negative floors it at 0")
+                raise BadInput(
+                    f"negative amount {text!r} ({why})",
+                    file=name, line=line, column=column, field=config.assets[asset].symbol,
+                )
+            stats.clamped += 1
+            return 0
+        if v >= U64_LIMIT:
+            raise BadInput(f"amount {text!r} is 2^64 minor units or more", file=name, line=line, column=column,
+                           field=config.assets[asset].symbol)
+        return v
+
+    grand = [0] * width  # the top tree sums every bucket: its root must stay < 2^64 too
+
+    def account_total(b: int, amounts: list[int], line: int, account: str) -> list[int]:
+        if margin is not None:
+            equity = [v if v > 0 else 0 for v in amounts]
+            debt = [-v if v < 0 else 0 for v in amounts]
+            if any(debt):
+                stats.accounts_with_debt += 1
+                short = account_shortfall(equity, debt, margin, tiered=True) if check_accounts else None
+                if short is not None:
+                    bucket = config.bucket_ids[b]
+                    raise BadInput(
+                        f"account {account!r} in bucket {bucket!r} is undercollateralised: its collateral value "
+                        f"after (tiered) haircuts is below the value of its debts; shortfall {short.text} quote "
+                        "units (a bad debt the exchange must write off, not a reduction of its liabilities)",
+                        file=name, line=line, field=f"{bucket}/{account}",
+                    )
+            amounts = equity + debt
+        tot = totals[b]
+        for a in range(width):
+            v = amounts[a]
+            t = tot[a] + v
+            g = grand[a] + v
+            if g >= U64_LIMIT:
+                where = f"in bucket {config.bucket_ids[b]!r}" if t >= U64_LIMIT else "over all buckets"
+                what = config.assets[a % n_assets].symbol
+                if margin is not None:
+                    what += " equity" if a < n_assets else " debt"
+                raise BadInput(
+                    f"total of {what} {where} reaches 2^64 minor units",
+                    file=name, line=line, field=config.assets[a % n_assets].symbol,
+                )
+            tot[a] = t
+            grand[a] = g
+        return amounts
+
+    with fh:
+        lines = _decoded_lines(fh, name)
+        if fmt == "jsonl":
+            yield from _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats)
+        elif fmt == "csv":
+            yield from _read_csv(lines, name, config, bucket_index, amount, account_total, stats)
+        else:
+            raise BadInput(f"unknown ledger format {fmt!r} (csv or jsonl)", file=name)
+    if stats.rows == 0:
+        raise BadInput("empty ledger: no account rows", file=name)
+
+
+def _read_csv(lines, name, config, bucket_index, amount, account_total, stats):
+    reader = csv.reader(lines, strict=True)
+    n_assets = len(config.assets)
+    try:
+        header = None
+        for header in reader:
+            if header:
+                break
+        if not header:
+            raise BadInput("empty ledger: no header and no rows", file=name)
+        hline = reader.line_num
+        if "account_id" not in header or "bucket" not in header:
+            raise BadInput("missing header: the first line must be account_id,bucket,<ASSET>...", file=name, line=hline)
+        seen: set[str] = set()
+        asset_cols: list[tuple[int, int]] = []  # (column index, asset index)
+        for col, title in enumerate(header):
+            if title in seen:
+                raise BadInput(f"duplicate column {title!r}", file=name, line=hline, column=col + 1)
+            seen.add(title)
+            if title in ("account_id", "bucket"):
+                continue
+            idx = config.asset_index(title)
+            if idx is None:
+                raise BadInput(f"unknown asset column {title!r} (assets: {', '.join(config.symbols)})",
+                               file=name, line=hline, column=col + 1, field=title)
+            asset_cols.append((col, idx))
+        acc_col = header.index("account_id")
+        bkt_col = header.index("bucket")
+        width = len(header)
+        for row in reader:
+            if not row:
+                continue
+            line = reader.line_num
+            if len(row) != width:
+                raise BadInput(f"row has {len(row)} fields, the header has {width}", file=name, line=line)
+            account = _check_account_id(
+                row[acc_col], lambda m: BadInput(m, file=name, line=line, column=acc_col + 1, field="account_id"))
+            b = bucket_index.get(row[bkt_col])
+            if b is None:
+                raise BadInput(f"unknown bucket {row[bkt_col]!r} (buckets: {', '.join(config.bucket_ids)})",
+                               file=name, line=line, column=bkt_col + 1, field="bucket")
+            amounts = [0] * n_assets
+            for col, idx in asset_cols:
+                amounts[idx] = amount(row[col], idx, line, col + 1, b)
+            amounts = account_total(b, amounts, line, account)
+            stats.rows += 1
+            yield line, account, b, amounts
+    except csv.Error as exc:
+        raise BadInput(f"malformed CSV: {exc}", file=name, line=reader.line_num) from None
+
+
+def _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats):
+    n_assets = len(config.assets)
+    for line, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text, parse_float=_Num, parse_int=_Num, parse_constant=_Num,
+                             object_pairs_hook=reject_duplicate_keys)
+        except ValueError as exc:
+            raise BadInput(f"invalid JSON: {exc}", file=name, line=line) from None
+        if not isinstance(obj, dict):
+            raise BadInput("each line must be a JSON object", file=name, line=line)
+        err = lambda m, f="account_id": BadInput(m, file=name, line=line, field=f)  # noqa: E731
+        if "account_id" not in obj or "bucket" not in obj:
+            raise BadInput("object needs account_id and bucket", file=name, line=line)
+        acc = obj["account_id"]
+        account = _check_account_id(acc if type(acc) is str else None, err)
+        bucket = obj["bucket"]
+        b = bucket_index.get(bucket) if type(bucket) is str else None
+        if b is None:
+            raise err(f"unknown bucket {bucket!r} (buckets: {', '.join(config.bucket_ids)})", "bucket")
+        amounts = [0] * n_assets
+        for key, value in obj.items():
+            if key in ("account_id", "bucket"):
+                continue
+            idx = config.asset_index(key)
+            if idx is None:
+                raise err(f"unknown asset {key!r} (assets: {', '.join(config.symbols)})", key)
+            if not isinstance(value, str):
+                raise err("amount must be a decimal string or number", key)
+            amounts[idx] = amount(str(value), idx, line, None, b)
+        amounts = account_total(b, amounts, line, account)
+        stats.rows += 1
+        yield line, account, b, amounts

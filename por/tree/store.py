@@ -1,0 +1,269 @@
+"""The embedded SQLite store from which proofs are served (SPEC.md §7).
+
+Private to the exchange (mode 0600: it holds every balance and leaf salt).
+Tables::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)                  -- 'format', 'snapshot' (snapshot.json text)
+    accounts(account_id, bucket, position, salt, line)      -- one row per leaf; PK (account_id, bucket)
+    levels(bucket, level, chunk, hashes, sums, commits, blinds)  -- tree levels in chunks of CHUNK nodes
+    zk_leaves(bucket, chunk, fields)                        -- zk mode: account ‖ salt field elements per leaf
+
+``bucket`` is the index of the bucket in canonical (sorted) order; ``hashes`` is
+32 bytes per node, ``sums`` is A big-endian u64 per node (2A with margin accounts: equity then debt). In hiding mode
+``commits`` holds A 33-byte commitments per node and ``blinds`` their A 32-byte
+blinding sums (empty blobs in public mode). In zk mode the lowest ``k`` levels
+hold Poseidon hashes (32-byte field elements), ``zk_leaves`` the circuit's
+private leaf inputs (64 bytes per leaf, index order) and ``meta`` the path of
+the setup directory (``zk-setup``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from por.modes.commitments import blinding_vector
+from por.core.encoding import POINT_LEN
+from por.core.errors import BadInput
+from por.tree.sumtree import Level
+
+
+@dataclass(frozen=True)
+class StoredNode:
+    """One node as stored: hash, values, and (hiding mode) commitments and their blinding factors."""
+
+    hash: bytes
+    sums: list[int]
+    commits: tuple[bytes, ...]
+    blinds: list[int]
+
+CHUNK = 4096
+STORE_FORMAT = "por-store-3"
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts(
+  account_id TEXT NOT NULL, bucket INTEGER NOT NULL, position INTEGER NOT NULL,
+  salt BLOB NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (account_id, bucket)) WITHOUT ROWID;
+CREATE TABLE levels(
+  bucket INTEGER NOT NULL, level INTEGER NOT NULL, chunk INTEGER NOT NULL,
+  hashes BLOB NOT NULL, sums BLOB NOT NULL, commits BLOB NOT NULL, blinds BLOB NOT NULL,
+  PRIMARY KEY (bucket, level, chunk)) WITHOUT ROWID;
+CREATE TABLE zk_leaves(
+  bucket INTEGER NOT NULL, chunk INTEGER NOT NULL, fields BLOB NOT NULL,
+  PRIMARY KEY (bucket, chunk)) WITHOUT ROWID;
+"""
+ZK_FIELDS = 64
+
+
+class StoreWriter:
+    """Writes a new store. Rows are staged in a side database until their positions are known."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        self._stage_path = self.path.with_name(self.path.name + ".stage")
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-200000"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("ATTACH DATABASE ? AS stage", (str(self._stage_path),))
+        self.db.execute("PRAGMA stage.journal_mode=OFF")
+        self.db.execute("PRAGMA stage.synchronous=OFF")
+        self.db.execute(
+            "CREATE TABLE stage.rows(bucket INTEGER, idx INTEGER, account_id TEXT, salt BLOB, line INTEGER,"
+            " PRIMARY KEY (bucket, idx)) WITHOUT ROWID"
+        )
+        self.db.execute("CREATE TABLE stage.pos(bucket INTEGER, idx INTEGER, position INTEGER,"
+                        " PRIMARY KEY (bucket, idx)) WITHOUT ROWID")
+        self.db.execute("BEGIN")
+        self._batch: list[tuple[int, int, str, bytes, int]] = []
+
+    def stage_row(self, bucket: int, idx: int, account_id: str, salt: bytes, line: int) -> None:
+        self._batch.append((bucket, idx, account_id, salt, line))
+        if len(self._batch) >= 20000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.db.executemany("INSERT INTO stage.rows VALUES (?,?,?,?,?)", self._batch)
+        self._batch.clear()
+
+    def write_bucket(self, bucket: int, positions: np.ndarray, levels: list[Level],
+                     zk_fields: bytes | None = None) -> None:
+        """Record a built bucket: its rows' leaf positions, every level of its tree, and (zk mode) leaf inputs."""
+        self._flush()
+        if zk_fields is not None:
+            width = ZK_FIELDS * CHUNK
+            self.db.executemany("INSERT INTO zk_leaves VALUES (?,?,?)",
+                                [(bucket, c, zk_fields[off : off + width])
+                                 for c, off in enumerate(range(0, len(zk_fields), width))])
+        self.db.executemany(
+            "INSERT INTO stage.pos VALUES (?,?,?)",
+            zip([bucket] * len(positions), range(len(positions)), positions.tolist()),
+        )
+        for lvl, level in enumerate(levels):
+            be = level.sums.astype(">u8")
+            for chunk, start in enumerate(range(0, len(level.hashes), CHUNK)):
+                end = start + CHUNK
+                commits = b"" if level.commits is None else level.commits[start:end].tobytes()
+                blinds = b"" if level.blinds is None else level.blinds[start:end].tobytes()
+                self.db.execute(
+                    "INSERT INTO levels VALUES (?,?,?,?,?,?,?)",
+                    (bucket, lvl, chunk, level.hashes[start:end].tobytes(), be[start:end].tobytes(), commits, blinds),
+                )
+
+    def finish(self, snapshot_json: str, nonce_key: bytes, *, zk_setup: Path | None = None) -> None:
+        """Join staged rows with positions into ``accounts``, write metadata, close and fsync.
+
+        ``nonce_key`` (derived from the master secret) seeds the deterministic
+        randomness of range proofs and batch proofs made from this store;
+        ``zk_setup`` is remembered as the default setup of ``por zk prove``.
+        """
+        self._flush()
+        self.db.execute(
+            "INSERT INTO accounts SELECT r.account_id, r.bucket, p.position, r.salt, r.line"
+            " FROM stage.rows r JOIN stage.pos p ON r.bucket = p.bucket AND r.idx = p.idx"
+            " ORDER BY r.account_id, r.bucket"
+        )
+        self.db.executemany("INSERT INTO meta VALUES (?,?)", [("format", STORE_FORMAT), ("snapshot", snapshot_json), ("nonce-key", nonce_key.hex())]
+                            + ([("zk-setup", str(zk_setup))] if zk_setup is not None else []))
+        self.db.execute("COMMIT")
+        self.db.execute("DETACH DATABASE stage")
+        self.db.close()
+        os.unlink(self._stage_path)
+        with open(self.path, "rb") as fh:
+            os.fsync(fh.fileno())
+
+    def abort(self) -> None:
+        try:
+            self.db.close()
+        finally:
+            for p in (self._stage_path,):
+                if p.exists():
+                    p.unlink()
+
+
+class Store:
+    """Read access to a built store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BadInput("no store.sqlite here (run `por build` first)", file=str(self.path))
+        self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            fmt = self.db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise BadInput(f"not a por store ({exc})", file=str(self.path)) from None
+        if not fmt or fmt[0] != STORE_FORMAT:
+            raise BadInput(f"store format {fmt and fmt[0]!r} is not {STORE_FORMAT!r}", file=str(self.path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def snapshot_json(self) -> str:
+        return self.db.execute("SELECT value FROM meta WHERE key='snapshot'").fetchone()[0]
+
+    def nonce_key(self) -> bytes:
+        """The secret key of the deterministic range-proof randomness (hiding mode)."""
+        return bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key='nonce-key'").fetchone()[0])
+
+    def zk_setup_dir(self) -> Path:
+        """zk mode: the setup directory the snapshot was built with."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='zk-setup'").fetchone()
+        if row is None:
+            raise BadInput("store has no zk setup (not a zk-mode snapshot?); pass --setup", file=str(self.path))
+        return Path(row[0])
+
+    def zk_fields(self, bucket: int, start: int, count: int) -> bytes:
+        """zk mode: the 64-byte circuit inputs (account ‖ salt) of leaves ``start .. start + count - 1``."""
+        out = bytearray()
+        for chunk in range(start // CHUNK, (start + count - 1) // CHUNK + 1):
+            row = self.db.execute("SELECT fields FROM zk_leaves WHERE bucket=? AND chunk=?", (bucket, chunk)).fetchone()
+            if row is None:
+                raise BadInput(f"store has no zk leaf inputs for bucket {bucket}", file=str(self.path))
+            lo = max(start, chunk * CHUNK) - chunk * CHUNK
+            hi = min(start + count, (chunk + 1) * CHUNK) - chunk * CHUNK
+            out += row[0][ZK_FIELDS * lo : ZK_FIELDS * hi]
+        return bytes(out)
+
+    def leaf_sums(self, bucket: int, start: int, count: int, n_assets: int) -> list[list[int]]:
+        """Balances of leaves ``start .. start + count - 1`` of a bucket (level 0 sums)."""
+        out: list[list[int]] = []
+        for chunk in range(start // CHUNK, (start + count - 1) // CHUNK + 1):
+            row = self.db.execute("SELECT sums FROM levels WHERE bucket=? AND level=0 AND chunk=?",
+                                  (bucket, chunk)).fetchone()
+            if row is None:
+                raise BadInput(f"store has no leaves for bucket {bucket}", file=str(self.path))
+            arr = np.frombuffer(row[0], dtype=">u8").reshape(-1, n_assets)
+            lo = max(start, chunk * CHUNK) - chunk * CHUNK
+            hi = min(start + count, (chunk + 1) * CHUNK) - chunk * CHUNK
+            out += [[int(v) for v in r] for r in arr[lo:hi]]
+        return out
+
+    def account_leaves(self, account_id: str) -> list[tuple[int, int, bytes]]:
+        """``(bucket, position, salt)`` of each leaf of ``account_id``, in bucket order."""
+        return self.db.execute(
+            "SELECT bucket, position, salt FROM accounts WHERE account_id = ? ORDER BY bucket", (account_id,)
+        ).fetchall()
+
+    def iter_accounts(self) -> Iterator[str]:
+        """Every account id once, in sorted order."""
+        for (acc,) in self.db.execute("SELECT DISTINCT account_id FROM accounts ORDER BY account_id"):
+            yield acc
+
+    def count_accounts(self) -> int:
+        return self.db.execute("SELECT COUNT(DISTINCT account_id) FROM accounts").fetchone()[0]
+
+    def node(self, bucket: int, level: int, index: int, n_assets: int) -> tuple[bytes, list[int]]:
+        """Hash and sums of one node."""
+        full = self.committed_node(bucket, level, index, n_assets)
+        return full.hash, full.sums
+
+    def committed_node(self, bucket: int, level: int, index: int, n_assets: int) -> StoredNode:
+        """Everything stored about one node (commitments and blindings are empty in public mode)."""
+        chunk, off = divmod(index, CHUNK)
+        row = self.db.execute(
+            "SELECT hashes, sums, commits, blinds FROM levels WHERE bucket=? AND level=? AND chunk=?",
+            (bucket, level, chunk),
+        ).fetchone()
+        if row is None:
+            raise BadInput(f"store has no node {bucket}/{level}/{index}", file=str(self.path))
+        hashes, sums, commits, blinds = row
+        s = np.frombuffer(sums, dtype=">u8", count=n_assets, offset=off * 8 * n_assets)
+        cw, bw = POINT_LEN * n_assets, 32 * n_assets
+        c = bytes(commits[off * cw : off * cw + cw])
+        return StoredNode(
+            bytes(hashes[off * 32 : off * 32 + 32]),
+            [int(x) for x in s],
+            tuple(c[i : i + POINT_LEN] for i in range(0, len(c), POINT_LEN)),
+            blinding_vector(bytes(blinds[off * bw : off * bw + bw])),
+        )
+
+    def committed_siblings(self, bucket: int, position: int, height: int, n_assets: int) -> list[StoredNode]:
+        """Like :meth:`siblings`, with commitments and blindings."""
+        return [self.committed_node(bucket, lvl, (position >> lvl) ^ 1, n_assets) for lvl in range(height)]
+
+    def siblings(self, bucket: int, position: int, height: int, n_assets: int) -> list[tuple[bytes, list[int]]]:
+        """The sibling of the leaf at ``position`` and of each of its ancestors below the root."""
+        return [self.node(bucket, lvl, (position >> lvl) ^ 1, n_assets) for lvl in range(height)]
+
+    def levels(self, bucket: int, n_assets: int) -> Iterable[Level]:
+        """Every level of a bucket tree, rebuilt as arrays (for bulk proof export)."""
+        lvl = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT hashes, sums FROM levels WHERE bucket=? AND level=? ORDER BY chunk", (bucket, lvl)
+            ).fetchall()
+            if not rows:
+                return
+            hashes = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(-1, 32)
+            sums = np.frombuffer(b"".join(r[1] for r in rows), dtype=">u8").reshape(-1, n_assets)
+            yield Level(hashes, sums.astype(np.uint64))
+            lvl += 1
