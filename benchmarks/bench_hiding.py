@@ -136,7 +136,7 @@ def child_build(a: dict) -> dict:
     import numpy as np
 
     from por.tree import sumtree as por_tree
-    from por.snapshot.document import build_snapshot, load_snapshot
+    from por.snapshot import build_snapshot, load_snapshot
 
     calls: list[dict] = []
     if a["hiding"]:
@@ -206,7 +206,7 @@ def synthetic_snapshot(cfg_path: Path, height: int, rnd) -> tuple:
     from por.core.config import load_config
     from por.crypto.group import N, random_scalar
     from por.crypto.pedersen import commit
-    from por.snapshot.document import MODE_HIDING, BucketSummary, Snapshot, compute_root
+    from por.snapshot import MODE_HIDING, BucketSummary, Snapshot, compute_root
     from por.tree.store import StoredNode
     from por.tree.sumtree import climb
 
@@ -315,7 +315,7 @@ def child_synthetic(a: dict) -> dict:
 def child_verify_cold(a: dict) -> dict:
     """A user's first verification in a fresh process: load snapshot.json and the proof, verify."""
     from por.proofs.inclusion import load_proof, verify_proof
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     t = time.perf_counter()
     snap = load_snapshot(Path(a["snapshot"]))

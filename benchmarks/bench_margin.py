@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from por.proofs.inclusion import Prover, verify_proof  # noqa: E402
-from por.snapshot.document import build_snapshot  # noqa: E402
+from por.snapshot import build_snapshot  # noqa: E402
 
 BASE = """snapshot_id = "bench-margin"
 as_of = "2026-11-23T00:00:00Z"

@@ -29,7 +29,7 @@ import json, resource, sys, time
 from pathlib import Path
 from por.core.config import load_config
 from por.core.ledger import read_ledger
-from por.snapshot.document import build_snapshot, build_trees
+from por.snapshot import build_snapshot, build_trees
 cfg_path, ledger, out, what = sys.argv[1:5]
 cfg = load_config(Path(cfg_path))
 t = time.perf_counter()

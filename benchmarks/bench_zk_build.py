@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from por.core.config import load_config  # noqa: E402
 from por.demo.examples import write_example  # noqa: E402
-from por.snapshot.document import build_trees  # noqa: E402
+from por.snapshot import build_trees  # noqa: E402
 from por.zk.groth16 import load_verifying_key  # noqa: E402
 from por.zk.poseidon import poseidon  # noqa: E402
 from por.modes.zk import ZkParams  # noqa: E402

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from por.cli.app import app
 from por.proofs.inclusion import Prover
-from por.snapshot.document import build_snapshot
+from por.snapshot import build_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from por.snapshot.document import build_snapshot
+from por.snapshot import build_snapshot
 
 from .conftest import SECRET
 

@@ -25,8 +25,9 @@ from por.core.errors import BadInput, VerificationFailed
 from por.crypto.group import N, Point, use_backend
 from por.core.keys import SnapshotKeys
 from por.crypto.pedersen import commit
-from por.proofs.inclusion import Prover, path_transcript, verify_proof
-from por.snapshot.document import MODE_HIDING, BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
+from por.modes.hiding import path_transcript
+from por.proofs.inclusion import Prover, verify_proof
+from por.snapshot import MODE_HIDING, BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
 from por.proofs.solvency import load_reserves, parse_reserves, prove_solvency, verify_solvency
 from por.tree.store import Store
 
@@ -313,7 +314,7 @@ def _malicious_snapshot(ghost_btc: int):
     levels = [leaves]
     while len(levels[-1]) > 1:
         lv = levels[-1]
-        from por.tree.sumtree import _parent
+        from por.tree.sumtree import parent as _parent
 
         levels.append([_parent(lv[i], lv[i + 1], "evil") for i in range(0, len(lv), 2)])
     root_hash, root_vec = levels[-1][0]

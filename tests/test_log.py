@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from por.log import transparency as L
 from por.cli.log import log_app
 from por.core.errors import BadInput, VerificationFailed
-from por.snapshot.document import Snapshot, build_snapshot, load_snapshot
+from por.snapshot import Snapshot, build_snapshot, load_snapshot
 
 from .conftest import EXAMPLES
 

@@ -29,16 +29,9 @@ from por.crypto.group import N, Point
 from por.core.keys import load_secret, write_secret
 from por.core.margin import collateral_value
 from por.crypto.pedersen import commit
-from por.proofs.inclusion import (
-    COLLATERAL_BITS,
-    Prover,
-    collateral_statement,
-    collateral_transcript,
-    path_transcript,
-    prove_all,
-    verify_proof,
-)
-from por.snapshot.document import build_snapshot, compute_root, load_snapshot, snapshot_from_dict
+from por.modes.hiding import COLLATERAL_BITS, collateral_statement, collateral_transcript, path_transcript
+from por.proofs.inclusion import Prover, prove_all, verify_proof
+from por.snapshot import build_snapshot, compute_root, load_snapshot, snapshot_from_dict
 from por.proofs.solvency import parse_reserves, prove_solvency, reserves_doc, solvency_transcript, surplus_commitments, \
     verify_solvency
 from por.tree.store import Store
@@ -247,8 +240,8 @@ def test_snapshot_reader_checks(mh: Path) -> None:
     seg = next(i for i, b in enumerate(summaries) if b.id == "fund-7")
     cs = list(summaries[seg].commitments)
     cs[2] = commit(5, 1 << summaries[seg].height).to_bytes()  # 5 satoshi of debt, same blinding
-    summaries[seg] = type(summaries[seg]).with_margin_commitments(
-        summaries[seg].id, summaries[seg].kind, summaries[seg].height, summaries[seg].root, cs)
+    summaries[seg] = snap.scheme.values.summary(
+        summaries[seg].id, summaries[seg].kind, summaries[seg].height, summaries[seg].root, None, cs)
     root, _ = compute_root(snap.config, summaries, "hiding")
     forged = copy.deepcopy(good)
     forged["root"] = root.hex()
@@ -387,7 +380,8 @@ def _expected_refusals(snapdir: Path) -> dict[str, bool]:
                 h = prover.snapshot.buckets[bucket].height
                 sibs = [(s.sums[:2], s.sums[2:]) for s in prover.store.committed_siblings(bucket, pos, h, 4)]
                 sibs += [(o.values[:2], o.values[2:]) for o in
-                         (prover._top_open[lvl][(bucket >> lvl) ^ 1] for lvl in range(len(prover._top) - 1))]
+                         (prover.mode.top_openings(prover)[lvl][(bucket >> lvl) ^ 1]
+                          for lvl in range(len(prover.top_levels) - 1))]
                 sibs.append((prover.top_opening.values[:2], prover.top_opening.values[2:]))
                 negative |= any(collateral_value(e, d, params) < 0 for e, d in sibs)
             out[account] = negative

@@ -30,12 +30,13 @@ from por.core.fileio import canonical_json
 from por.core.keys import SnapshotKeys, load_secret, write_secret
 from por.core.ledger import format_amount
 from por.core.margin import collateral_value
+from por.modes.values import values_for
 from por.proofs.inclusion import Prover, verify_proof
 from por.reserves.segregation import Holding, check_segregation
-from por.snapshot.document import BucketSummary, Snapshot, build_snapshot, build_trees, compute_root, load_snapshot, \
+from por.snapshot import BucketSummary, Snapshot, build_snapshot, build_trees, compute_root, load_snapshot, \
     snapshot_from_dict
 from por.tree.store import Store
-from por.tree.sumtree import _parent
+from por.tree.sumtree import parent as _parent
 
 from .conftest import EXAMPLES, SECRET, VECTORS
 from .test_margin import ref_value
@@ -569,7 +570,7 @@ def _hand_built(sid: str, bucket: str, kind: str, rows: list[tuple[str, list[int
         levels.append(level)
     root_hash, root_vec = levels[-1][0]
     height = len(levels) - 1
-    summary = BucketSummary.with_margin(bucket, kind, height, root_hash, root_vec[:2], root_vec[2:])
+    summary = values_for(cfg).summary(bucket, kind, height, root_hash, root_vec)
     root, _ = compute_root(cfg, [summary])
     snap = Snapshot(cfg, (summary,), root)
 

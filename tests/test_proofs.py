@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from por.core import encoding as enc
 from por.core.errors import BadInput, PorError, VerificationFailed
 from por.proofs.inclusion import Prover, verify_proof
-from por.snapshot.document import build_snapshot, load_snapshot
+from por.snapshot import build_snapshot, load_snapshot
 
 from .conftest import EXAMPLES, SECRET
 

@@ -10,7 +10,7 @@ import pytest
 from por.reserves.chain import RpcClient
 from por.reserves.attestation import ownership_message
 from por.reserves.ethereum import sign_message
-from por.snapshot.document import build_snapshot
+from por.snapshot import build_snapshot
 
 from .conftest import SECRET
 

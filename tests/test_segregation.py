@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from por.reserves.segregation import Holding, check_segregation, duplicate_entries
-from por.snapshot.document import load_snapshot
+from por.snapshot import load_snapshot
 
 
 def _snap(built: Path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from por.core.fileio import canonical_json
 from por.core.keys import load_secret
 from por.proofs.inclusion import Prover
-from por.snapshot.document import build_snapshot
+from por.snapshot import build_snapshot
 
 from .conftest import VECTORS
 

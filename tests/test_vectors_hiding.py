@@ -19,7 +19,7 @@ from py_ecc.secp256k1 import secp256k1 as E
 from por.core.fileio import canonical_json
 from por.core.keys import load_secret
 from por.proofs.inclusion import Prover
-from por.snapshot.document import build_snapshot
+from por.snapshot import build_snapshot
 from por.proofs.solvency import parse_reserves, prove_solvency
 
 from .conftest import VECTORS

@@ -742,7 +742,7 @@ def test_batch_file_tamperings_fail(tmp_path: Path, proven: dict, what: str) -> 
 
 def test_library_accepts_the_vectors(tmp_path: Path) -> None:
     from por.proofs.inclusion import verify_proof
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
     from por.modes.zk import verify_snapshot
 
     snap = load_snapshot(MV / "snapshot.json")
@@ -765,7 +765,7 @@ def test_library_accepts_the_vectors(tmp_path: Path) -> None:
 def test_library_rejects_tampered_vectors() -> None:
     """The library refuses the version-1-shaped batch doc and a laxer factor (one pairing)."""
     from por.core.errors import BadInput, VerificationFailed
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
     from por.zk.groth16 import parse_proof
     from por.modes.zk import parse_batch_proof, verify_batch
 
@@ -787,7 +787,7 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     """Building (not proving) from the vector inputs with the published zk parameters gives snapshot.json exactly."""
     from por.core.config import load_config
     from por.core.fileio import canonical_json
-    from por.snapshot.document import build_trees
+    from por.snapshot import build_trees
     from por.modes.zk import ZkParams
 
     config = load_config(MV / "snapshot.toml")
@@ -800,7 +800,7 @@ def test_library_build_with_a_fresh_setup_reproduces_snapshot_json(tmp_path: Pat
     """A fresh local BatchMargin(1, 2) setup of the same entropy (deterministic) and the same secret:
     ``build_snapshot`` writes the checked-in snapshot.json byte for byte (needs the node tools)."""
     from por.core.errors import ServiceUnavailable
-    from por.snapshot.document import build_snapshot
+    from por.snapshot import build_snapshot
     from por.modes.zk import create_setup
 
     try:

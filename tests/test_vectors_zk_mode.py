@@ -700,7 +700,7 @@ def test_cheap_tamperings_fail(snapshot_doc: dict, alice: dict, tmp_path: Path, 
 
 def test_library_accepts_the_vectors(tmp_path: Path) -> None:
     from por.proofs.inclusion import verify_proof
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
     from por.modes.zk import verify_snapshot
 
     snap = load_snapshot(MV / "snapshot.json")
@@ -721,7 +721,7 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     """Building (not proving) from the vector inputs gives the checked-in snapshot.json exactly."""
     from por.core.config import load_config
     from por.core.fileio import canonical_json
-    from por.snapshot.document import build_trees
+    from por.snapshot import build_trees
     from por.modes.zk import ZkParams
 
     config = load_config(MV / "snapshot.toml")

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from por.cli.app import app
 from por.core.config import parse_config
 from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
-from por.snapshot.document import build_snapshot, load_snapshot
+from por.snapshot import build_snapshot, load_snapshot
 from por.tree.store import Store
 from por.zk import batch as zb
 from por.zk import toolchain as tc

@@ -296,7 +296,7 @@ def test_zk_proof_against_public_snapshot_fails(alice_proof: dict, built: Path, 
 # ------------------------------------------------------------------ bad input
 
 def test_snapshot_tampering(proven: Path, tmp_path: Path) -> None:
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     doc = json.loads((proven / "snapshot.json").read_text())
     bad = copy.deepcopy(doc)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from por.core.errors import BadInput
 from por.core.fileio import atomic_write_bytes
-from por.snapshot.document import Snapshot, load_snapshot
+from por.snapshot import Snapshot, load_snapshot
 
 
 def _embed_json(doc: object) -> str:

@@ -122,7 +122,7 @@ def build(
 ) -> None:
     """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and store.sqlite."""
     from por.core.keys import load_secret, secret_file_is_private
-    from por.snapshot.document import build_snapshot
+    from por.snapshot import build_snapshot
 
     def body() -> None:
         master = None
@@ -341,7 +341,7 @@ def verify(
 ) -> None:
     """Verify inclusion proofs offline against the published snapshot root (and, optionally, the log)."""
     from por.proofs.inclusion import load_proof, verify_proof
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     def body() -> int:
         if (snapshot is None) == (root is None):
@@ -482,7 +482,7 @@ def reserves_verify(
     from por.core.ledger import format_amount
     from por.reserves.attestation import load_reserves
     from por.reserves.check import verify_reserves
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     def body() -> int:
         snap = load_snapshot(snapshot)
@@ -566,7 +566,7 @@ def anchor(
     """Publish the snapshot root in the on-chain registry (deploying one if --registry is not given)."""
     from por.reserves.anchor import check_anchor, deploy_registry, publish
     from por.reserves.chain import RpcClient, load_private_key
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     def body() -> None:
         snap = load_snapshot(snapshot_dir)

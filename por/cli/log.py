@@ -104,7 +104,7 @@ def append(
 ) -> None:
     """Record a snapshot's root (and anchor tx) as the next log entry."""
     from por.log.transparency import TransparencyLog, parse_anchor_tx
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     def body() -> None:
         tx = parse_anchor_tx(anchor_tx, field="anchor-tx")
@@ -198,7 +198,7 @@ def verify_inclusion(
 ) -> None:
     """Check that a snapshot's root is in the log the signed head commits to."""
     from por.log.transparency import load_json, verify_inclusion as verify
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
 
     def body() -> None:
         snap = load_snapshot(snapshot) if snapshot is not None else None

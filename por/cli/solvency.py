@@ -44,7 +44,7 @@ def prove_cmd(
 ) -> None:
     """Prove every bucket's reserves cover its liabilities (one aggregated range proof)."""
     from por.core.fileio import atomic_write_json, canonical_json
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
     from por.proofs.solvency import load_reserves, prove_solvency
 
     def body() -> None:
@@ -73,7 +73,7 @@ def verify_cmd(
     """Verify a solvency proof against the published snapshot (and, optionally, reserves you trust)."""
     from rich.table import Table
 
-    from por.snapshot.document import load_snapshot
+    from por.snapshot import load_snapshot
     from por.proofs.solvency import load_reserves, load_solvency_proof, verify_solvency
 
     def body() -> None:

@@ -232,6 +232,7 @@ def bucket_leaf_hash(
 
 def root_preimage(
     *,
+    version: int,
     mode: str,
     snapshot_id: str,
     as_of: str,
@@ -239,32 +240,21 @@ def root_preimage(
     buckets: Sequence[tuple[str, str]],
     top_height: int,
     top_hash: bytes,
-    top_sums: Sequence[int],
-    version: int | None = None,
-    zk: tuple[int, bytes] | None = None,
-    margin: bytes | None = None,
+    top_vector: Sequence[int] | Sequence[bytes],
+    extension: bytes = b"",
 ) -> bytes:
-    """Snapshot root preimage (SPEC.md §5, §16.10, §17)::
+    """Snapshot root preimage (SPEC.md §5; the extension of §15.2, §16.10, §17.8)::
 
         TAG(root) || u16(version) || lp(mode) || lp(snapshot_id) || lp(as_of)
         || u16(#assets)  || { lp(symbol) || u8(decimals) } ...
         || u16(#buckets) || { lp(bucket_id) || lp(kind) } ...
-        || u8(top_height) || top_hash || sums(top)
-        [ || u8(batch_height) || vkey_digest ]          -- zk mode only: ``zk = (k, digest)``
-        [ || margin ]                                   -- margin only (version 2): ``MarginParams.root_bytes()``
+        || u8(top_height) || top_hash || vec(top)
+        || extension
 
-    ``version`` defaults to 2 with ``margin`` and 1 without; any other combination is refused.
-    With margin, ``top`` is the 2A vector of equity totals then debt totals.
+    ``vec(top)`` is :func:`sums` or :func:`commits` of the top tree's root vector. ``extension``
+    is what the snapshot's mode and value layout bind on top (:meth:`por.modes.base.Mode.root_extension`):
+    ``u8(batch_height) || vkey_digest`` in zk mode, then the margin parameters in version 2.
     """
-    if (mode == "zk") != (zk is not None):
-        raise ValueError("the zk binding (batch height, verifying-key digest) is required exactly in zk mode")
-    if version is None:
-        version = FORMAT_VERSION if margin is None else MARGIN_FORMAT_VERSION
-    if (margin is not None) != (version == MARGIN_FORMAT_VERSION) or version not in (FORMAT_VERSION,
-                                                                                        MARGIN_FORMAT_VERSION):
-        raise ValueError("root version 2 binds margin parameters and version 1 does not")
-    if margin is not None and mode not in ("public", "zk"):
-        raise ValueError("this layout serves public- and zk-mode margin snapshots (hiding mode: por.snapshot.document)")
     out = [TAG_ROOT, u16(version), lp(mode), lp(snapshot_id), lp(as_of), u16(len(assets))]
     for symbol, decimals in assets:
         out += [lp(symbol), u8(decimals)]
@@ -273,16 +263,22 @@ def root_preimage(
         out += [lp(bucket_id), lp(kind)]
     if len(top_hash) != HASH_LEN:
         raise ValueError("top hash must be 32 bytes")
-    out += [u8(top_height), top_hash, vec(top_sums)]
-    if zk is not None:
-        k, digest = zk
-        if len(digest) != HASH_LEN:
-            raise ValueError("verifying-key digest must be 32 bytes")
-        out += [u8(k), digest]
-    if margin is not None:
-        out.append(margin)
+    out += [u8(top_height), top_hash, vec(top_vector), extension]
     return b"".join(out)
 
 
 def root_hash(**fields: object) -> bytes:
     return H(root_preimage(**fields))  # type: ignore[arg-type]
+
+
+SCALAR_LEN = 32
+
+
+def scalars(raw: bytes) -> list[int]:
+    """Decode concatenated 32-byte big-endian scalars (a node's blinding sums in hiding mode)."""
+    return [int.from_bytes(raw[i : i + SCALAR_LEN], "big") for i in range(0, len(raw), SCALAR_LEN)]
+
+
+def scalars_bytes(values: Sequence[int]) -> bytes:
+    """The inverse of :func:`scalars`: each value as 32 bytes, big-endian."""
+    return b"".join([v.to_bytes(SCALAR_LEN, "big") for v in values])

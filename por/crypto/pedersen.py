@@ -16,10 +16,11 @@ vectors ``G_i`` and ``H_i``. ``commit(v, r) = v*G + r*H``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from por.core.encoding import H as sha256
 from por.core.encoding import lp, tag, u32
-from por.core.errors import BadInput
+from por.core.errors import BadInput, VerificationFailed
 from por.crypto.group import G, N, P, Point, mul_add_base
 
 TAG_GEN = tag("gen")
@@ -46,7 +47,7 @@ def hash_to_curve(label: str, index: int) -> Point:
 H = hash_to_curve(LABEL_H, 0)
 """The blinding generator of Pedersen commitments."""
 
-__all__ = ["G", "H", "commit", "generators", "hash_to_curve"]
+__all__ = ["G", "H", "add_commitments", "commit", "generators", "hash_to_curve", "parse_commitment"]
 
 
 def commit(v: int, r: int) -> Point:
@@ -58,6 +59,28 @@ def commit(v: int, r: int) -> Point:
         if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < N:
             raise ValueError(f"commitment {name} must be an integer in [0, N)")
     return mul_add_base(r, H, v)
+
+
+def parse_commitment(data: bytes, *, where: str = "commitment") -> Point:
+    """A 33-byte compressed point (never the point at infinity); :class:`BadInput` otherwise."""
+    try:
+        return Point.from_bytes(data)
+    except BadInput as exc:
+        raise BadInput(f"{where}: {exc.reason}") from None
+
+
+def add_commitments(left: Sequence[bytes], right: Sequence[bytes], *, where: str = "node") -> tuple[bytes, ...]:
+    """Per-value sum of two commitment vectors (33-byte encodings in, 33-byte encodings out).
+
+    A parent's commitments in a hiding-mode tree; a sum at infinity cannot be encoded and fails.
+    """
+    out = []
+    for a, b in zip(left, right, strict=True):
+        s = Point.from_bytes(a) + Point.from_bytes(b)
+        if s.is_identity:
+            raise VerificationFailed("a node commitment is the point at infinity", where=where)
+        out.append(s.to_bytes())
+    return tuple(out)
 
 
 _lock = threading.Lock()

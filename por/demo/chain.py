@@ -22,7 +22,7 @@ from por.reserves.attestation import load_reserves, ownership_message
 from por.reserves.bitcoin import address_for, sign_message_bip322
 from por.reserves.check import ReservesReport, verify_reserves
 from por.reserves.ethereum import sign_message, vault_signature
-from por.snapshot.document import Snapshot
+from por.snapshot import Snapshot
 
 MARGIN = 20  # reserves = liabilities + liabilities / MARGIN + 1
 

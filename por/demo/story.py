@@ -20,7 +20,8 @@ from por.demo.examples import write_example
 from por.core.fileio import atomic_write_json
 from por.core.keys import load_secret
 from por.proofs.inclusion import Prover, proof_filename, verify_proof
-from por.snapshot.document import Reporter, build_snapshot, load_snapshot
+from por.core.progress import Reporter
+from por.snapshot import build_snapshot, load_snapshot
 
 
 @dataclass

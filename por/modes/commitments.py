@@ -32,13 +32,11 @@ import multiprocessing
 
 import numpy as np
 
-from por.core.encoding import POINT_LEN
-from por.core.errors import BadInput, VerificationFailed
+from por.core.encoding import POINT_LEN, SCALAR_LEN, scalars_bytes
 from por.crypto.group import N, Point, multiscalar_mul, pairwise_sums
 from por.core.keys import Prf, blinding_factors
 from por.crypto.pedersen import H, commit
 
-SCALAR_LEN = 32
 TOP_PAD_BLINDING = 1
 """Top-tree padding leaves commit to 0 with this public blinding (the commitment is ``H``)."""
 
@@ -68,10 +66,6 @@ def _encode_points(points: Sequence[Point]) -> bytes:
         return b"".join([p.to_bytes() for p in points])
     except ValueError:  # pragma: no cover - needs a discrete-log relation between G and H
         raise RuntimeError("a node commitment is the point at infinity; rebuild with another secret") from None
-
-
-def _encode_scalars(scalars: Sequence[int]) -> bytes:
-    return b"".join([s.to_bytes(SCALAR_LEN, "big") for s in scalars])
 
 
 def _parents(items: list, n_assets: int) -> list:
@@ -120,10 +114,10 @@ def _commit_block(task: tuple[bytes, bytes, bytes, int, Fixed]) -> list[tuple[by
     for i in range(count):
         rs += _leaf_blindings(prf, seeds[32 * i : 32 * i + 32], n_assets, fixed)
     points = [commit(v, r) for v, r in zip(vals, rs)]
-    levels = [(_encode_points(points), _encode_scalars(rs))]
+    levels = [(_encode_points(points), scalars_bytes(rs))]
     while len(points) > n_assets:
         points, rs = _next_level(points, rs, n_assets)
-        levels.append((_encode_points(points), _encode_scalars(rs)))
+        levels.append((_encode_points(points), scalars_bytes(rs)))
     return levels
 
 
@@ -188,37 +182,10 @@ def commit_levels(
     while len(points) > n_assets:
         points, rs = _next_level(points, rs, n_assets)
         levels.append(CommittedLevel(np.frombuffer(_encode_points(points), dtype=np.uint8).reshape(-1, width_c),
-                                     np.frombuffer(_encode_scalars(rs), dtype=np.uint8).reshape(-1, width_b)))
+                                     np.frombuffer(scalars_bytes(rs), dtype=np.uint8).reshape(-1, width_b)))
     if progress and split:
         progress((1 << split) - 1)
     return levels
-
-
-# ---------------------------------------------------------------- commitment vectors as bytes
-
-
-def parse_commitment(data: bytes, *, where: str = "commitment") -> Point:
-    """A 33-byte compressed point (never the point at infinity); :class:`BadInput` otherwise."""
-    try:
-        return Point.from_bytes(data)
-    except BadInput as exc:
-        raise BadInput(f"{where}: {exc.reason}") from None
-
-
-def add_vectors(left: Sequence[bytes], right: Sequence[bytes], *, where: str = "node") -> tuple[bytes, ...]:
-    """Per-asset sum of two commitment vectors (33-byte encodings in, 33-byte encodings out)."""
-    out = []
-    for a, b in zip(left, right, strict=True):
-        s = Point.from_bytes(a) + Point.from_bytes(b)
-        if s.is_identity:
-            raise VerificationFailed("a node commitment is the point at infinity", where=where)
-        out.append(s.to_bytes())
-    return tuple(out)
-
-
-def blinding_vector(raw: bytes) -> list[int]:
-    """Decode a node's blinding sums (``32*A`` bytes, big-endian scalars)."""
-    return [int.from_bytes(raw[i : i + SCALAR_LEN], "big") for i in range(0, len(raw), SCALAR_LEN)]
 
 
 # ---------------------------------------------------------------- margin accounts (version 2, hiding mode)
@@ -276,14 +243,11 @@ __all__ = [
     "CommittedLevel",
     "PARALLEL_MIN_LEAVES",
     "TOP_PAD_BLINDING",
-    "add_vectors",
     "NO_DEBT_BLINDING",
-    "blinding_vector",
     "collateral_commitment",
     "collateral_opening",
     "commit_levels",
     "no_debt_fixed_blindings",
-    "parse_commitment",
     "top_pad_commitments",
     "zero_debt_commitment",
 ]

@@ -351,7 +351,7 @@ def batch_values_doc(symbols: Sequence[str], sums: Sequence[int], margin: bool) 
 
 def parse_amount_map(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> list[int]:
     """``{"SYM": "<u64>", ...}`` with exactly the snapshot's symbols, in canonical order."""
-    from por.snapshot.document import expect_keys, parse_uint64
+    from por.core.jsondoc import expect_keys, parse_uint64
 
     expect_keys(obj, set(symbols), file=file, field=field)
     return [parse_uint64(obj[s], file=file, field=f"{field}.{s}") for s in symbols]
@@ -359,7 +359,7 @@ def parse_amount_map(obj: Any, symbols: Sequence[str], *, file: str, field: str)
 
 def parse_batch_proof(doc: Any, symbols: Sequence[str], *, file: str, margin: bool = False) -> BatchProofDoc:
     """Strictly parse a batch proof document (BadInput naming the field); version 2 with ``margin``."""
-    from por.snapshot.document import expect_keys, parse_hex32
+    from por.core.jsondoc import expect_keys, parse_hex32
 
     values = {"equity", "debt"} if margin else {"sums"}
     keys = {"format", "version", "snapshot_root", "bucket", "batch", "root", "proof"} | values
@@ -704,7 +704,7 @@ def _run_checks(checks: list, jobs: int, progress: Progress | None) -> list[str 
 
 def _check_upper_tree(snapshot_id: str, summary: Any, nodes: list[tuple[bytes, list[int]]]) -> str | None:
     """Build the SHA-256 tree over proven batch nodes; compare with the published bucket root and totals."""
-    from por.tree.sumtree import _parent
+    from por.tree.sumtree import parent as _parent
 
     level = nodes
     try:
@@ -760,7 +760,7 @@ def verify_entry_batch(
     ``balances`` is the own ``E ‖ D``, the object carries ``equity`` and ``debt`` sums, and the
     proof also covers every leaf's ``value_base ≥ 0`` under ``factors`` (the snapshot's own).
     """
-    from por.snapshot.document import expect_keys
+    from por.core.jsondoc import expect_keys
 
     k = params.batch_height
     margin = factors is not None
@@ -788,3 +788,146 @@ def verify_entry_batch(
                                  "is not for this batch" + (" and these prices and haircuts" if margin else ""),
                                  where=f"{where}, batch") from None
     return zb.field_to_bytes32(root), sums
+
+
+# ------------------------------------------------------------------ the mode
+
+from por.core.config import SnapshotConfig  # noqa: E402
+from por.core.keys import SnapshotKeys  # noqa: E402
+from por.core.progress import Progress as _Progress  # noqa: E402
+from por.modes.base import EntryCheck, ProofSource  # noqa: E402
+from por.modes.public import PublicMode  # noqa: E402
+from por.modes.values import Values  # noqa: E402
+from por.tree.sumtree import Level, Node, sum_levels  # noqa: E402
+
+
+class ZkLeaves:
+    """Leaves as circuit inputs (``account ‖ salt`` field elements); the lowest ``k`` levels are Poseidon
+    batches (in parallel for large trees), SHA-256 Merkle-sum nodes above them."""
+
+    def __init__(self, snapshot_id: str, bucket_id: str, k: int, jobs: int | None) -> None:
+        self.snapshot_id, self.bucket_id, self.k, self.jobs = snapshot_id, bucket_id, k, jobs
+        self._fields = bytearray()
+
+    def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
+        self._fields += leaf_fields(self.snapshot_id, self.bucket_id, account_id, salt)
+
+    def levels(self, order: np.ndarray, seeds: bytes, pad_hashes: bytes, sums: np.ndarray,
+               progress: _Progress | None) -> tuple[list[Level], bytes | None]:
+        k = self.k
+        pads = b"".join([pad_fields(seeds[i : i + 32]) for i in range(0, len(seeds), 32)])
+        fields = np.frombuffer(bytes(self._fields) + pads, dtype="S64")[order].tobytes()
+        hashed = batch_hash_levels(fields, sums, k, jobs=self.jobs, progress=progress)
+        levels = [Level(hashed[0], sums)]
+        for lvl in range(1, k + 1):
+            below = levels[-1].sums
+            levels.append(Level(hashed[lvl], below[0::2] + below[1::2]))
+        return sum_levels(levels, progress), fields
+
+
+class ZkMode(PublicMode):
+    """Public sums above Groth16-proven Poseidon batches of ``2^k`` leaves (SPEC.md §16.10, §17.26)."""
+
+    name = "zk"
+
+    @property
+    def batch_height(self) -> int:
+        return self.zk.batch_height if self.zk is not None else 0
+
+    @property
+    def factors(self) -> tuple[Sequence[int], Sequence[int]] | None:
+        """Margin values: the snapshot's own ``(f_eq, f_debt)``, public inputs of every batch proof."""
+        params = self.values.params
+        return (params.f_eq, params.f_debt) if params is not None else None
+
+    def root_extension(self) -> bytes:
+        k, digest = self.zk.binding
+        return enc.u8(k) + digest + self.values.root_extension()
+
+    def check_buildable(self) -> None:
+        if self.zk.margin != (self.values.params is not None):
+            raise BadInput("a margin config (with [prices]) is built with a BatchMargin setup (`por zk setup "
+                           "--margin`), any other config with a Batch setup", field="zk")
+
+    def leaf_scheme(self, bucket_id: str, keys: SnapshotKeys, jobs: int | None) -> ZkLeaves:
+        return ZkLeaves(self.config.snapshot_id, bucket_id, self.batch_height, jobs)
+
+    def extra_work(self, capacity: int) -> int:
+        return capacity  # one Poseidon leaf hash per leaf
+
+    # ---------------------------------------------------------------- documents
+
+    def params_doc(self) -> dict[str, Any]:
+        return {"zk": self.zk.to_dict()}
+
+    @classmethod
+    def params_keys(cls) -> set[str]:
+        return {"zk"}
+
+    @classmethod
+    def parse_params(cls, doc: dict[str, Any], config: SnapshotConfig, *, file: str, field: str = "") -> Any:
+        return ZkParams.from_dict(doc["zk"], len(config.assets), file=file, field=field or "zk",
+                                  margin=config.margin is not None)
+
+    @classmethod
+    def document_keys(cls, layout: type[Values]) -> set[str]:
+        return cls.params_keys() | layout.figures_keys()
+
+    def compare_params(self, trusted: Any, *, file: str) -> None:
+        if self.zk.to_dict() != trusted.zk.to_dict():
+            raise VerificationFailed("proof's batch height or verifying key differs from the snapshot's",
+                                     where=f"{file}: snapshot.zk")
+
+    # ---------------------------------------------------------------- inclusion proofs
+
+    def entry_keys(self) -> set[str]:
+        return super().entry_keys() | {"batch"}
+
+    def path_note(self) -> str:
+        return f" with {self.batch_height} batch levels"
+
+    def prove_entry(self, src: ProofSource, bucket: int, position: int, salt: bytes, account_id: str
+                    ) -> dict[str, Any]:
+        n = self.n_values
+        _, own = src.store.node(bucket, 0, position, n)
+        path = src.store.siblings(bucket, position, src.snapshot.buckets[bucket].height, n)
+        entry = self.entry_doc(src, bucket, position, salt, own, path[self.batch_height:])
+        entry["batch"] = entry_batch_doc(src.dir, src.store, src.snapshot, bucket, position)
+        return entry
+
+    def open_leaf(self, e: dict[str, Any], c: EntryCheck) -> tuple[Node, int]:
+        k = self.batch_height
+        if c.index >> c.height:
+            raise VerificationFailed(f"leaf index {c.index} is outside a tree of height {c.height}", where=c.where)
+        node = verify_entry_batch(e["batch"], self.zk, snapshot_id=c.config.snapshot_id, bucket_id=c.bucket_id,
+                                  account_id=c.account, salt=c.salt, balances=c.own, index=c.index,
+                                  symbols=c.config.symbols, file=c.file, field=f"{c.field}.batch", where=c.where,
+                                  factors=self.factors)
+        check = self.path_check(c.bucket_id)
+        if check is not None:  # §17.26: the proven batch node meets the node rule too
+            check(node[1], f"{c.where}, batch (node at level {k})")
+        return node, k
+
+    def describe(self, c: EntryCheck) -> list[str]:
+        k, above = self.batch_height, c.height - self.batch_height
+        proven = ("every equity and debt of the batch in [0, 2^64), every account's collateral value >= 0 at the "
+                  "snapshot's prices and base haircuts, sums exact" if self.factors is not None
+                  else "every balance of the batch in [0, 2^64), sums exact")
+        return ([f"bucket {c.bucket_id}: leaf -> {k} Poseidon nodes -> batch root (Groth16 proof: {proven}) -> "
+                 f"{above} nodes -> bucket root -> {c.n_top} nodes -> snapshot root"]
+                + self.values.describe_path(c.bucket_id, f"the batch node, its {above} siblings and {above} ancestors "
+                                            "above the batch", c.n_top))
+
+
+def setup_params(config: SnapshotConfig, zk_setup: Path) -> ZkParams:
+    """The batch parameters of a build with the setup directory ``zk_setup`` (BadInput if it does not fit)."""
+    setup = load_setup(zk_setup)
+    if setup.assets != len(config.assets):
+        raise BadInput(f"the zk setup is for {setup.assets} assets, the config declares {len(config.assets)}",
+                       file=str(zk_setup), field="assets")
+    if setup.margin != (config.margin is not None):
+        raise BadInput(f"the zk setup is a {setup.circuit} setup; "
+                       + ("a config with [prices] (margin accounts) needs `por zk setup --margin`"
+                          if config.margin is not None else "a config without [prices] needs a Batch setup "
+                          "(`por zk setup` without --margin)"), file=str(zk_setup), field="circuit")
+    return setup.params

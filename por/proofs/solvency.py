@@ -40,14 +40,13 @@ from por.core.errors import BadInput, VerificationFailed
 from por.core.fileio import read_json
 from por.crypto.group import G, N, Point
 from por.core.ledger import format_amount, parse_amount
-from por.crypto.pedersen import commit
-from por.snapshot.document import Snapshot, expect_keys, parse_hex32, parse_uint64
+from por.core.jsondoc import expect_keys, parse_hex32
+from por.modes.values import LAYOUTS, values_for
+from por.snapshot.document import Snapshot
 from por.crypto.transcript import Transcript
 
 SOLVENCY_FORMAT = "por-solvency-proof"
 PROTOCOL = "solvency"
-RANGE_BITS = 64
-MARGIN_RANGE_BITS = 128
 
 Pair = tuple[str, str]
 """(bucket id, asset symbol)."""
@@ -104,22 +103,16 @@ def _pairs(config: SnapshotConfig) -> list[Pair]:
     return [(b, a) for b in config.bucket_ids for a in config.symbols]
 
 
-def _bits(config: SnapshotConfig) -> int:
-    return MARGIN_RANGE_BITS if config.margin is not None else RANGE_BITS
-
-
-def _version(config: SnapshotConfig) -> int:
-    return enc.MARGIN_FORMAT_VERSION if config.margin is not None else enc.FORMAT_VERSION
-
-
 def solvency_transcript(root: bytes, config: SnapshotConfig, reserves: Mapping[Pair, int]) -> Transcript:
     """``Transcript("solvency")``, then the snapshot root and every (bucket, asset, reserves) of the statement.
 
-    Margin snapshots (version 2) record ``append_u64("version", 2)`` first, right after the protocol label.
+    Documents after version 1 (margin snapshots) record ``append_u64("version", v)`` first, right after the
+    protocol label.
     """
     t = Transcript(PROTOCOL)
-    if config.margin is not None:
-        t.append_u64("version", enc.MARGIN_FORMAT_VERSION)
+    version = values_for(config).version
+    if version != 1:
+        t.append_u64("version", version)
     t.append_message("snapshot-root", root)
     pairs = _pairs(config)
     t.append_u64("pairs", len(pairs))
@@ -129,19 +122,16 @@ def solvency_transcript(root: bytes, config: SnapshotConfig, reserves: Mapping[P
 
 
 def surplus_commitments(snapshot: Snapshot, reserves: Mapping[Pair, int]) -> list[Point]:
-    """``D[b,a] = R[b,a]*G - C[b,a]`` for every pair, in statement order (bucket-major, canonical order).
+    """``D[b,a] = R[b,a]*G - C_L[b,a]`` for every pair, in statement order (bucket-major, canonical order).
 
-    Margin snapshots: ``D[b,a] = R[b,a]*G - C_E[b,a] + C_D[b,a]``.
+    ``C_L`` is the commitment to the pair's liability: ``C[b,a]``, or ``C_E[b,a] - C_D[b,a]`` with margin values.
     """
+    values = snapshot.scheme.values
     out = []
-    n = len(snapshot.config.symbols)
-    margin = snapshot.config.margin is not None
     for bucket in snapshot.buckets:
         cs = bucket.commitments or ()
-        for a, (symbol, c) in enumerate(zip(snapshot.config.symbols, cs)):
-            d = reserves[(bucket.id, symbol)] * G - Point.from_bytes(c)
-            if margin:
-                d = d + Point.from_bytes(cs[n + a])
+        for a, symbol in enumerate(snapshot.config.symbols):
+            d = reserves[(bucket.id, symbol)] * G - values.liability_commitment(cs, a)
             if d.is_identity:
                 raise VerificationFailed(f"bucket {bucket.id} {symbol}: the commitment equals R*G (blinding 0)",
                                          where="solvency")
@@ -169,10 +159,11 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
             raise BadInput("this snapshot is public-mode: its totals are published, so `por reserves verify` "
                            "checks coverage directly", file=str(snapshot_dir))
         cfg = snap.config
-        values, blinds, openings = _surplus_witness(prover, reserves)
+        values = snap.scheme.values
+        surpluses, blinds, openings = _surplus_witness(prover, reserves)
         doc: dict[str, Any] = {
             "format": SOLVENCY_FORMAT,
-            "version": _version(cfg),
+            "version": values.version,
             "snapshot": {"snapshot_id": cfg.snapshot_id, "root": snap.root.hex()},
             "reserves": reserves_doc(reserves, cfg),
         }
@@ -180,9 +171,9 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
             doc["openings"] = {b: {s: openings[(b, s)] for s in cfg.symbols} for b in cfg.bucket_ids}
             return doc
         t = solvency_transcript(snap.root, cfg, reserves)
-        width = 32 if cfg.margin is not None else 8  # the surplus in the witness-RNG input: u256 / u64
-        witness = b"".join(v.to_bytes(width, "big") + r.to_bytes(32, "big") for v, r in zip(values, blinds))
-        proof, commitments = rangeproof.prove(t, values, blinds, _bits(cfg),
+        width = 8 if values.surplus_bits == 64 else 32  # the surplus in the witness-RNG input: u64 / u256
+        witness = b"".join(v.to_bytes(width, "big") + r.to_bytes(32, "big") for v, r in zip(surpluses, blinds))
+        proof, commitments = rangeproof.prove(t, surpluses, blinds, values.surplus_bits,
                                               rng=t.witness_rng(prover.store.nonce_key(), witness))
         if commitments != surplus_commitments(snap, reserves):  # pragma: no cover - store damage
             raise BadInput("store is inconsistent with snapshot.json", file=str(snapshot_dir))
@@ -195,40 +186,27 @@ def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_t
 def _surplus_witness(prover: Any, reserves: Mapping[Pair, int]) -> tuple[list[int], list[int], dict[Pair, dict]]:
     """Per (bucket, asset) in statement order: the surplus, the blinding of its commitment and the opening.
 
-    Version 1: surplus ``R - L`` with blinding ``-r_L`` (``R*G - C_L``); margin: ``R - E + D`` with
-    ``r_D - r_E`` (``R*G - C_E + C_D``). Raises VerificationFailed naming every short pair.
+    The surplus is ``R - L`` with blinding ``-r_L`` (``R*G - C_L``), ``L`` the pair's liability
+    (margin: ``E - D`` with ``r_E - r_D``). Raises VerificationFailed naming every short pair.
     """
     snap = prover.snapshot
     cfg = snap.config
-    n = len(cfg.symbols)
-    margin = cfg.margin is not None
-    values, blinds, short, openings = [], [], [], {}
+    mode = snap.scheme
+    surpluses, blinds, short, openings = [], [], [], {}
     for i, bucket in enumerate(snap.buckets):
-        o = prover.bucket_root_opening(i)
+        o = mode.root_opening(prover, i)
         for a, symbol in enumerate(cfg.symbols):
             dec = cfg.assets[a].decimals
             reserve = reserves[(bucket.id, symbol)]
-            if margin:
-                equity, debt = o.values[a], o.values[n + a]
-                need = equity - debt
-                blinds.append((o.blinds[n + a] - o.blinds[a]) % N)
-                openings[(bucket.id, symbol)] = {"equity": str(equity), "debt": str(debt),
-                                                 "equity_blinding": o.blinds[a].to_bytes(32, "big").hex(),
-                                                 "debt_blinding": o.blinds[n + a].to_bytes(32, "big").hex()}
-                what = (f"requirement {format_amount(need, dec)} (equity {format_amount(equity, dec)} - debt "
-                        f"{format_amount(debt, dec)})")
-            else:
-                need = o.values[a]
-                blinds.append((-o.blinds[a]) % N)
-                openings[(bucket.id, symbol)] = {"liabilities": str(need),
-                                                 "blinding": o.blinds[a].to_bytes(32, "big").hex()}
-                what = f"liabilities {format_amount(need, dec)}"
+            need, r_need, openings[(bucket.id, symbol)], what = mode.values.liability_opening(o.values, o.blinds, a,
+                                                                                              dec)
+            blinds.append((-r_need) % N)
             if reserve < need:
                 short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < {what}")
-            values.append(reserve - need)
+            surpluses.append(reserve - need)
     if short:
         raise VerificationFailed("insolvent, no solvency proof exists: " + "; ".join(short), where="solvency")
-    return values, blinds, openings
+    return surpluses, blinds, openings
 
 
 # ---------------------------------------------------------------- verifying (anyone)
@@ -277,13 +255,14 @@ def verify_solvency(
     if not isinstance(doc, dict) or doc.get("format") != SOLVENCY_FORMAT:
         raise BadInput(f"not a solvency proof: format must be {SOLVENCY_FORMAT!r}", file=file, field="format")
     version = doc.get("version")
-    if type(version) is not int or version not in (enc.FORMAT_VERSION, enc.MARGIN_FORMAT_VERSION):
-        raise BadInput(f"unsupported version {version!r} (this por reads {enc.FORMAT_VERSION}, and "
-                       f"{enc.MARGIN_FORMAT_VERSION} for margin snapshots)", file=file, field="version")
-    if version != _version(snapshot.config):
-        kind = "margin" if snapshot.config.margin is not None else "non-margin"
+    if type(version) is not int or version not in LAYOUTS:
+        raise BadInput(f"unsupported version {version!r} (this por reads 1, and 2 for margin snapshots)",
+                       file=file, field="version")
+    expected = snapshot.scheme.values.version
+    if version != expected:
+        kind = "margin" if expected == 2 else "non-margin"
         raise BadInput(f"a version {version} solvency proof does not fit this snapshot (it takes version "
-                       f"{_version(snapshot.config)}: {kind} snapshot)", file=file, field="version")
+                       f"{expected}: {kind} snapshot)", file=file, field="version")
     if not snapshot.hiding:
         raise BadInput("the snapshot is public-mode; use `por reserves verify` (totals are published)",
                        field="snapshot")
@@ -299,6 +278,8 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
     expect_keys(doc, {"format", "version", "snapshot", "reserves", "openings" if reveal else "range_proof"},
                 file=file, field="$")
     cfg = snapshot.config
+    values = snapshot.scheme.values
+    margin = values.version != 1
     sd = expect_keys(doc["snapshot"], {"snapshot_id", "root"}, file=file, field="snapshot")
     if sd["snapshot_id"] != cfg.snapshot_id:
         raise VerificationFailed(f"proof is for snapshot {sd['snapshot_id']!r}, not {cfg.snapshot_id!r}",
@@ -318,17 +299,17 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
         checks.append("reserves in the proof equal the trusted reserves")
     else:
         checks.append("reserves as stated in the proof (verify them on chain with `por reserves verify`)")
-    if reveal and cfg.margin is not None:
-        revealed, equity, debt = _check_margin_openings(doc["openings"], snapshot, claimed, file)
-        checks.append("every bucket's equity and debt commitments open to the stated totals, and reserves >= "
-                      "equity - debt (the requirement) for every bucket x asset")
-        return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, revealed, checks, equity, debt)
     if reveal:
-        revealed = _check_openings(doc["openings"], snapshot, claimed, file)
-        checks.append("every bucket commitment opens to its liabilities, and reserves >= liabilities")
-        return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, revealed, checks)
+        figures = _check_openings(doc["openings"], snapshot, claimed, file)
+        checks.append("every bucket's equity and debt commitments open to the stated totals, and reserves >= "
+                      "equity - debt (the requirement) for every bucket x asset" if margin else
+                      "every bucket commitment opens to its liabilities, and reserves >= liabilities")
+        column = lambda name: {p: f[name] for p, f in figures.items()} if margin else None  # noqa: E731
+        revealed = {p: max(f["liabilities"], 0) for p, f in figures.items()}
+        return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, revealed, checks,
+                              column("equity"), column("debt"))
     statement = surplus_commitments(snapshot, claimed)
-    bits = _bits(cfg)
+    bits = values.surplus_bits
     if not isinstance(doc["range_proof"], str):
         raise BadInput("must be a hex string", file=file, field="range_proof")
     try:
@@ -340,7 +321,7 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
     except VerificationFailed as exc:
         raise VerificationFailed(f"{exc.reason}: some bucket's reserves may not cover its liabilities",
                                  where=f"{file}: range_proof") from None
-    if cfg.margin is not None:
+    if margin:
         checks.append(f"range proof: reserves - (equity - debt) is in [0, 2^{bits}) for all {len(statement)} "
                       "bucket x asset pairs, i.e. reserves cover every requirement max(equity - debt, 0) "
                       "(equity and debt not revealed)")
@@ -350,77 +331,30 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
     return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, None, checks)
 
 
-def _check_openings(obj: Any, snapshot: Snapshot, reserves: Mapping[Pair, int], file: str) -> dict[Pair, int]:
+def _check_openings(obj: Any, snapshot: Snapshot, reserves: Mapping[Pair, int], file: str
+                    ) -> dict[Pair, dict[str, int]]:
+    """Revealed totals: every pair's commitments open, and reserves >= its liability. The figures per pair."""
     cfg = snapshot.config
+    values = snapshot.scheme.values
     expect_keys(obj, set(cfg.bucket_ids), file=file, field="openings")
-    out: dict[Pair, int] = {}
+    out: dict[Pair, dict[str, int]] = {}
     short = []
     for bucket in snapshot.buckets:
         expect_keys(obj[bucket.id], set(cfg.symbols), file=file, field=f"openings.{bucket.id}")
-        for a, (symbol, c) in enumerate(zip(cfg.symbols, bucket.commitments or ())):
-            f = f"openings.{bucket.id}.{symbol}"
-            o = expect_keys(obj[bucket.id][symbol], {"liabilities", "blinding"}, file=file, field=f)
-            value = parse_uint64(o["liabilities"], file=file, field=f"{f}.liabilities")
-            r = int.from_bytes(parse_hex32(o["blinding"], file=file, field=f"{f}.blinding"), "big")
-            if r >= N:
-                raise BadInput("blinding is not below the group order", file=file, field=f"{f}.blinding")
-            opened = commit(value, r)
-            if opened.is_identity or opened.to_bytes() != c:
-                raise VerificationFailed(f"bucket {bucket.id} {symbol}: the opening does not match the published "
-                                         "commitment", where=f"{file}: {f}")
-            if reserves[(bucket.id, symbol)] < value:
-                dec = cfg.assets[a].decimals
-                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserves[(bucket.id, symbol)], dec)} < "
-                             f"liabilities {format_amount(value, dec)}")
-            out[(bucket.id, symbol)] = value
+        for a, symbol in enumerate(cfg.symbols):
+            figures = values.open_liability(obj[bucket.id][symbol], bucket.commitments or (), a,
+                                            f"bucket {bucket.id} {symbol}", file=file,
+                                            field=f"openings.{bucket.id}.{symbol}")
+            need, reserve, dec = figures["liabilities"], reserves[(bucket.id, symbol)], cfg.assets[a].decimals
+            if reserve < need:
+                what = (f"requirement {format_amount(need, dec)} (equity {format_amount(figures['equity'], dec)} - "
+                        f"debt {format_amount(figures['debt'], dec)})" if "equity" in figures
+                        else f"liabilities {format_amount(need, dec)}")
+                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < {what}")
+            out[(bucket.id, symbol)] = figures
     if short:
         raise VerificationFailed("insolvent: " + "; ".join(short), where=file)
     return out
-
-
-def _check_margin_openings(
-    obj: Any, snapshot: Snapshot, reserves: Mapping[Pair, int], file: str,
-) -> tuple[dict[Pair, int], dict[Pair, int], dict[Pair, int]]:
-    """Margin, revealed totals: both commitments of every pair open, and reserves >= equity - debt.
-
-    Returns (requirement, equity, debt) per pair.
-    """
-    cfg = snapshot.config
-    n = len(cfg.symbols)
-    expect_keys(obj, set(cfg.bucket_ids), file=file, field="openings")
-    req: dict[Pair, int] = {}
-    equity: dict[Pair, int] = {}
-    debt: dict[Pair, int] = {}
-    short = []
-    for bucket in snapshot.buckets:
-        expect_keys(obj[bucket.id], set(cfg.symbols), file=file, field=f"openings.{bucket.id}")
-        cs = bucket.commitments or ()
-        for a, symbol in enumerate(cfg.symbols):
-            f = f"openings.{bucket.id}.{symbol}"
-            o = expect_keys(obj[bucket.id][symbol], {"equity", "debt", "equity_blinding", "debt_blinding"},
-                            file=file, field=f)
-            e = parse_uint64(o["equity"], file=file, field=f"{f}.equity")
-            d = parse_uint64(o["debt"], file=file, field=f"{f}.debt")
-            for what, value, key, c in (("equity", e, "equity_blinding", cs[a]),
-                                        ("debt", d, "debt_blinding", cs[n + a])):
-                r = int.from_bytes(parse_hex32(o[key], file=file, field=f"{f}.{key}"), "big")
-                if r >= N:
-                    raise BadInput("blinding is not below the group order", file=file, field=f"{f}.{key}")
-                opened = commit(value, r)
-                if opened.is_identity or opened.to_bytes() != c:
-                    raise VerificationFailed(f"bucket {bucket.id} {symbol}: the {what} opening does not match the "
-                                             "published commitment", where=f"{file}: {f}")
-            if reserves[(bucket.id, symbol)] < e - d:
-                dec = cfg.assets[a].decimals
-                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserves[(bucket.id, symbol)], dec)} < "
-                             f"requirement {format_amount(e - d, dec)} (equity {format_amount(e, dec)} - debt "
-                             f"{format_amount(d, dec)})")
-            req[(bucket.id, symbol)] = max(e - d, 0)
-            equity[(bucket.id, symbol)] = e
-            debt[(bucket.id, symbol)] = d
-    if short:
-        raise VerificationFailed("insolvent: " + "; ".join(short), where=file)
-    return req, equity, debt
 
 
 def load_solvency_proof(path: Path) -> Any:

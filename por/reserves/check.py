@@ -12,7 +12,7 @@ from typing import Any
 
 from por.core.errors import BadInput, VerificationFailed
 from por.reserves.segregation import Holding, SegregationReport, check_segregation, duplicate_entries
-from por.snapshot.document import Snapshot
+from por.snapshot import Snapshot
 from por.reserves.attestation import ReservesFile
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from por.core.ledger import format_amount
-from por.snapshot.document import Snapshot
+from por.snapshot import Snapshot
 
 PROPRIETARY = "proprietary"
 

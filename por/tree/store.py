@@ -9,9 +9,9 @@ Tables::
     zk_leaves(bucket, chunk, fields)                        -- zk mode: account ‖ salt field elements per leaf
 
 ``bucket`` is the index of the bucket in canonical (sorted) order; ``hashes`` is
-32 bytes per node, ``sums`` is A big-endian u64 per node (2A with margin accounts: equity then debt). In hiding mode
-``commits`` holds A 33-byte commitments per node and ``blinds`` their A 32-byte
-blinding sums (empty blobs in public mode). In zk mode the lowest ``k`` levels
+32 bytes per node, ``sums`` is V big-endian u64 per node (the mode's value vector,
+:mod:`por.modes.values`). In hiding mode ``commits`` holds V 33-byte commitments per
+node and ``blinds`` their V 32-byte blinding sums (empty blobs in public mode). In zk mode the lowest ``k`` levels
 hold Poseidon hashes (32-byte field elements), ``zk_leaves`` the circuit's
 private leaf inputs (64 bytes per leaf, index order) and ``meta`` the path of
 the setup directory (``zk-setup``).
@@ -27,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from por.modes.commitments import blinding_vector
-from por.core.encoding import POINT_LEN
+from por.core.encoding import POINT_LEN, scalars
 from por.core.errors import BadInput
 from por.tree.sumtree import Level
 
@@ -193,7 +192,7 @@ class Store:
             out += row[0][ZK_FIELDS * lo : ZK_FIELDS * hi]
         return bytes(out)
 
-    def leaf_sums(self, bucket: int, start: int, count: int, n_assets: int) -> list[list[int]]:
+    def leaf_sums(self, bucket: int, start: int, count: int, n_values: int) -> list[list[int]]:
         """Balances of leaves ``start .. start + count - 1`` of a bucket (level 0 sums)."""
         out: list[list[int]] = []
         for chunk in range(start // CHUNK, (start + count - 1) // CHUNK + 1):
@@ -201,7 +200,7 @@ class Store:
                                   (bucket, chunk)).fetchone()
             if row is None:
                 raise BadInput(f"store has no leaves for bucket {bucket}", file=str(self.path))
-            arr = np.frombuffer(row[0], dtype=">u8").reshape(-1, n_assets)
+            arr = np.frombuffer(row[0], dtype=">u8").reshape(-1, n_values)
             lo = max(start, chunk * CHUNK) - chunk * CHUNK
             hi = min(start + count, (chunk + 1) * CHUNK) - chunk * CHUNK
             out += [[int(v) for v in r] for r in arr[lo:hi]]
@@ -221,12 +220,12 @@ class Store:
     def count_accounts(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT account_id) FROM accounts").fetchone()[0]
 
-    def node(self, bucket: int, level: int, index: int, n_assets: int) -> tuple[bytes, list[int]]:
+    def node(self, bucket: int, level: int, index: int, n_values: int) -> tuple[bytes, list[int]]:
         """Hash and sums of one node."""
-        full = self.committed_node(bucket, level, index, n_assets)
+        full = self.committed_node(bucket, level, index, n_values)
         return full.hash, full.sums
 
-    def committed_node(self, bucket: int, level: int, index: int, n_assets: int) -> StoredNode:
+    def committed_node(self, bucket: int, level: int, index: int, n_values: int) -> StoredNode:
         """Everything stored about one node (commitments and blindings are empty in public mode)."""
         chunk, off = divmod(index, CHUNK)
         row = self.db.execute(
@@ -236,25 +235,25 @@ class Store:
         if row is None:
             raise BadInput(f"store has no node {bucket}/{level}/{index}", file=str(self.path))
         hashes, sums, commits, blinds = row
-        s = np.frombuffer(sums, dtype=">u8", count=n_assets, offset=off * 8 * n_assets)
-        cw, bw = POINT_LEN * n_assets, 32 * n_assets
+        s = np.frombuffer(sums, dtype=">u8", count=n_values, offset=off * 8 * n_values)
+        cw, bw = POINT_LEN * n_values, 32 * n_values
         c = bytes(commits[off * cw : off * cw + cw])
         return StoredNode(
             bytes(hashes[off * 32 : off * 32 + 32]),
             [int(x) for x in s],
             tuple(c[i : i + POINT_LEN] for i in range(0, len(c), POINT_LEN)),
-            blinding_vector(bytes(blinds[off * bw : off * bw + bw])),
+            scalars(bytes(blinds[off * bw : off * bw + bw])),
         )
 
-    def committed_siblings(self, bucket: int, position: int, height: int, n_assets: int) -> list[StoredNode]:
+    def committed_siblings(self, bucket: int, position: int, height: int, n_values: int) -> list[StoredNode]:
         """Like :meth:`siblings`, with commitments and blindings."""
-        return [self.committed_node(bucket, lvl, (position >> lvl) ^ 1, n_assets) for lvl in range(height)]
+        return [self.committed_node(bucket, lvl, (position >> lvl) ^ 1, n_values) for lvl in range(height)]
 
-    def siblings(self, bucket: int, position: int, height: int, n_assets: int) -> list[tuple[bytes, list[int]]]:
+    def siblings(self, bucket: int, position: int, height: int, n_values: int) -> list[tuple[bytes, list[int]]]:
         """The sibling of the leaf at ``position`` and of each of its ancestors below the root."""
-        return [self.node(bucket, lvl, (position >> lvl) ^ 1, n_assets) for lvl in range(height)]
+        return [self.node(bucket, lvl, (position >> lvl) ^ 1, n_values) for lvl in range(height)]
 
-    def levels(self, bucket: int, n_assets: int) -> Iterable[Level]:
+    def levels(self, bucket: int, n_values: int) -> Iterable[Level]:
         """Every level of a bucket tree, rebuilt as arrays (for bulk proof export)."""
         lvl = 0
         while True:
@@ -264,6 +263,6 @@ class Store:
             if not rows:
                 return
             hashes = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(-1, 32)
-            sums = np.frombuffer(b"".join(r[1] for r in rows), dtype=">u8").reshape(-1, n_assets)
+            sums = np.frombuffer(b"".join(r[1] for r in rows), dtype=">u8").reshape(-1, n_values)
             yield Level(hashes, sums.astype(np.uint64))
             lvl += 1

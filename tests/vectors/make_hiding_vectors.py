@@ -20,7 +20,7 @@ from por.crypto.group import N
 from por.core.keys import Prf, SnapshotKeys, blinding_factors, load_secret
 from por.crypto.pedersen import commit
 from por.proofs.inclusion import Prover
-from por.snapshot.document import build_snapshot, compute_root
+from por.snapshot import build_snapshot, compute_root
 from por.proofs.solvency import parse_reserves, prove_solvency
 
 HERE = Path(__file__).resolve().parent
@@ -56,10 +56,10 @@ def main() -> None:
     r_pad = blinding_factors(prf, seed, 2, N)
     _, top = compute_root(snap.config, snap.buckets, "hiding")
     root_pre = enc.root_preimage(
-        mode="hiding", snapshot_id=sid, as_of=snap.config.as_of,
+        version=1, mode="hiding", snapshot_id=sid, as_of=snap.config.as_of,
         assets=[(a.symbol, a.decimals) for a in snap.config.assets],
         buckets=[(b.id, b.kind) for b in snap.config.buckets],
-        top_height=1, top_hash=bytes.fromhex("00" * 32), top_sums=top,
+        top_height=1, top_hash=bytes.fromhex("00" * 32), top_vector=top,
     )
     vectors = {
         "k_blinding": keys.blinding_key.hex(),

@@ -17,7 +17,7 @@ from por.core import encoding as enc
 from por.core.fileio import canonical_json
 from por.core.keys import LABEL_PADDING, LABEL_POSITION, LABEL_SALT, SnapshotKeys, derive_key, load_secret
 from por.proofs.inclusion import Prover
-from por.snapshot.document import build_snapshot
+from por.snapshot import build_snapshot
 
 HERE = Path(__file__).resolve().parent
 

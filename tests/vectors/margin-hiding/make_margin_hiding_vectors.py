@@ -28,7 +28,7 @@ from por.crypto.group import N  # noqa: E402
 from por.core.keys import Prf, SnapshotKeys, blinding_factors, load_secret  # noqa: E402
 from por.crypto.pedersen import commit  # noqa: E402
 from por.proofs.inclusion import Prover  # noqa: E402
-from por.snapshot.document import build_snapshot, compute_root, root_preimage  # noqa: E402
+from por.snapshot import build_snapshot, compute_root, root_preimage  # noqa: E402
 from por.proofs.solvency import parse_reserves, prove_solvency, surplus_commitments  # noqa: E402
 from por.tree.store import Store  # noqa: E402
 from por.tree.sumtree import top_tree  # noqa: E402
@@ -92,7 +92,7 @@ def main() -> None:
     pad_r = blinding_factors(prf, seed, 2, N) + [1, 1]
 
     _, top = compute_root(cfg, snap.buckets, "hiding")
-    levels = top_tree(sid, [b.leaf(sid) for b in snap.buckets])
+    levels = top_tree(sid, [b.leaf(sid) for b in snap.buckets], snap.scheme.top_pad())
     top_hash = levels[-1][0][0]
     root_pre = root_preimage(cfg, "hiding", top_hash, top)
     assert enc.H(root_pre) == snap.root
@@ -109,7 +109,7 @@ def main() -> None:
     total_v, total_rho = collateral_opening(top_open.values, top_open.blinds, params.f_eq, params.f_debt)
 
     vectors = {
-        "format_version": enc.MARGIN_FORMAT_VERSION,
+        "format_version": snap.version,
         "height": HEIGHT,
         "k_blinding": keys.blinding_key.hex(),
         "f_eq": [str(x) for x in params.f_eq],

@@ -45,7 +45,7 @@ from por.core.fileio import canonical_json  # noqa: E402
 from por.core.keys import SnapshotKeys, load_secret  # noqa: E402
 from por.core.margin import collateral_value  # noqa: E402
 from por.proofs.inclusion import Prover  # noqa: E402
-from por.snapshot.document import build_snapshot, compute_root, root_preimage  # noqa: E402
+from por.snapshot import build_snapshot, compute_root, root_preimage  # noqa: E402
 from por.tree.sumtree import top_tree  # noqa: E402
 from por.zk import batch as zb  # noqa: E402
 from por.zk import toolchain  # noqa: E402
@@ -86,7 +86,7 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
         n = len(symbols)
         vk = snap.zk.vkey
         keys = SnapshotKeys.from_master(SECRET)
-        top = top_tree(sid, [b.leaf(sid) for b in snap.buckets])
+        top = top_tree(sid, [b.leaf(sid) for b in snap.buckets], snap.scheme.top_pad())
         entries = []
         for e in proof["entries"]:
             bucket = e["bucket"]

@@ -24,7 +24,7 @@ from por.core.fileio import canonical_json  # noqa: E402
 from por.core.keys import SnapshotKeys, load_secret  # noqa: E402
 from por.core.margin import account_shortfall, collateral_value  # noqa: E402
 from por.proofs.inclusion import Prover  # noqa: E402
-from por.snapshot.document import build_snapshot, compute_root  # noqa: E402
+from por.snapshot import build_snapshot, compute_root  # noqa: E402
 from por.tree.sumtree import top_tree  # noqa: E402
 
 
@@ -50,12 +50,12 @@ def main() -> None:
     equity, debt = [50_000_000, 0], [0, 10_000_000_000]
     vector = equity + debt
     main = snap.bucket("main")
-    top = top_tree(sid, [b.leaf(sid) for b in snap.buckets])
+    top = top_tree(sid, [b.leaf(sid) for b in snap.buckets], [0] * 4)
     top_hash, top_sums = top[-1][0]
     root_pre = enc.root_preimage(
-        mode="public", snapshot_id=sid, as_of=cfg.as_of,
+        version=2, mode="public", snapshot_id=sid, as_of=cfg.as_of,
         assets=[(a.symbol, a.decimals) for a in cfg.assets], buckets=[(b.id, b.kind) for b in cfg.buckets],
-        top_height=len(top) - 1, top_hash=top_hash, top_sums=top_sums, margin=params.root_bytes(),
+        top_height=len(top) - 1, top_hash=top_hash, top_vector=top_sums, extension=params.root_bytes(),
     )
     assert enc.H(root_pre) == snap.root == compute_root(cfg, snap.buckets)[0]
     # a row the build rejects: 1 BTC of debt against 90000 USDT (haircut 1 %)
@@ -65,7 +65,7 @@ def main() -> None:
     # a node example with 2A = 4 values (equity BTC, USDT, debt BTC, USDT), one sum at 2^64 - 4
     left, right = [1, 2, 3, 4], [5, 2**64 - 6, 7, 8]
     vectors = {
-        "format_version": enc.MARGIN_FORMAT_VERSION,
+        "format_version": snap.version,
         "tag_version": enc.FORMAT_VERSION,
         "master_secret": secret.hex(),
         "margin": {

@@ -39,7 +39,7 @@ from por.core import encoding as enc  # noqa: E402
 from por.core.fileio import canonical_json  # noqa: E402
 from por.core.keys import SnapshotKeys  # noqa: E402
 from por.proofs.inclusion import Prover  # noqa: E402
-from por.snapshot.document import build_snapshot, compute_root  # noqa: E402
+from por.snapshot import build_snapshot, compute_root  # noqa: E402
 from por.tree.sumtree import top_tree  # noqa: E402
 from por.zk import batch as zb  # noqa: E402
 from por.zk import toolchain  # noqa: E402
@@ -101,7 +101,7 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
         n = len(symbols)
         vk = snap.zk.vkey
         keys = SnapshotKeys.from_master(SECRET)
-        top = top_tree(sid, [b.leaf(sid) for b in snap.buckets])
+        top = top_tree(sid, [b.leaf(sid) for b in snap.buckets], snap.scheme.top_pad())
         entries = []
         for e in proof["entries"]:
             bucket = e["bucket"]
@@ -165,9 +165,10 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
 
         top_hash, top_sums = top[-1][0]
         root_pre = enc.root_preimage(
-            mode="zk", snapshot_id=sid, as_of=cfg.as_of, assets=[(a.symbol, a.decimals) for a in cfg.assets],
-            buckets=[(b.id, b.kind) for b in cfg.buckets], top_height=len(top) - 1, top_hash=top_hash,
-            top_sums=top_sums, zk=snap.zk.binding)
+            version=1, mode="zk", snapshot_id=sid, as_of=cfg.as_of,
+            assets=[(a.symbol, a.decimals) for a in cfg.assets], buckets=[(b.id, b.kind) for b in cfg.buckets],
+            top_height=len(top) - 1, top_hash=top_hash, top_vector=top_sums,
+            extension=enc.u8(snap.zk.batch_height) + snap.zk.digest)
         assert enc.H(root_pre) == snap.root == compute_root(cfg, snap.buckets, "zk", snap.zk)[0]
         vk_pre = b"".join([enc.tag("zk-vkey"), enc.u16(vk.n_public), vk.alpha.to_bytes(), vk.beta.to_bytes(),
                            vk.gamma.to_bytes(), vk.delta.to_bytes(), *(p.to_bytes() for p in vk.ic)])

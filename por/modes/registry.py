@@ -1,0 +1,28 @@
+"""The modes by name: ``public``, ``hiding``, ``zk`` (the ``mode`` field of every document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from por.core.config import SnapshotConfig
+from por.core.errors import BadInput
+from por.modes.base import Mode
+from por.modes.hiding import HidingMode
+from por.modes.public import PublicMode
+from por.modes.zk import ZkMode
+
+MODE_PUBLIC = PublicMode.name
+MODE_HIDING = HidingMode.name
+MODE_ZK = ZkMode.name
+MODE_CLASSES: dict[str, type[Mode]] = {m.name: m for m in (PublicMode, HidingMode, ZkMode)}
+MODES = tuple(MODE_CLASSES)
+
+
+def mode_for(name: str, config: SnapshotConfig, zk: Any = None) -> Mode:
+    """The :class:`Mode` of a snapshot: its mode name, its config and (zk mode) its batch parameters."""
+    cls = MODE_CLASSES.get(name)
+    if cls is None:
+        raise BadInput(f"unsupported mode {name!r} (expected one of {', '.join(MODES)})", field="mode")
+    if (zk is not None) != (cls is ZkMode):
+        raise ValueError("batch parameters (ZkParams) are given exactly in zk mode")
+    return cls(config, zk)

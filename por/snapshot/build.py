@@ -1,0 +1,167 @@
+"""Building a snapshot: ledger -> bucket trees -> top tree -> root, written atomically (SPEC.md §6, §7).
+
+``build_snapshot`` streams the ledger into one :class:`~por.tree.sumtree.BucketBuilder`
+per bucket (with the mode's leaf scheme), builds every bucket tree, the top tree and the
+snapshot root, and writes ``snapshot.json`` (public), ``store.sqlite`` (private, 0600) and,
+when no secret was given, ``secret.key`` (0600) into a staging directory that is renamed
+into place only when everything succeeded. The pipeline is the same in every mode; what
+differs is the mode's (:mod:`por.modes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from por.core.config import SnapshotConfig, load_config
+from por.core.errors import BadInput
+from por.core.fileio import atomic_directory, atomic_write_json
+from por.core.keys import SnapshotKeys, generate_secret, write_secret
+from por.core.ledger import LedgerStats, read_ledger
+from por.core.progress import QUIET, Reporter
+from por.modes.registry import MODE_HIDING, MODE_PUBLIC, MODE_ZK, mode_for
+from por.modes.zk import setup_params
+from por.snapshot.document import Snapshot, root_of
+from por.tree.store import StoreWriter
+from por.tree.sumtree import BucketBuilder, BuiltBucket, default_height
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    snapshot: Snapshot
+    out_dir: Path | None
+    rows: int
+    clamped: int
+    secret_created: bool
+    accounts_per_bucket: dict[str, int] = field(default_factory=dict)
+    debts: int = 0  # margin values: negative ledger amounts read as debts
+    accounts_with_debt: int = 0  # margin values: rows with at least one debt (each passed the per-account rule)
+
+
+def mode_name(hiding: bool, zk: Any) -> str:
+    """The mode a build's options ask for (BadInput when they ask for two)."""
+    if hiding and zk is not None:
+        raise BadInput("hiding mode and zk mode cannot be combined", field="zk")
+    return MODE_HIDING if hiding else MODE_ZK if zk is not None else MODE_PUBLIC
+
+
+def build_trees(
+    config: SnapshotConfig,
+    ledger: Path,
+    secret: bytes,
+    *,
+    height: int | Sequence[int] | None = None,
+    clamp_negative: bool = False,
+    reporter: Reporter | None = None,
+    on_row: Any = None,
+    hiding: bool = False,
+    jobs: int | None = None,
+    zk: Any = None,
+    _unsafe_skip_account_rule: bool = False,
+) -> tuple[Snapshot, list[BuiltBucket], LedgerStats]:
+    """Stream the ledger and build every tree in memory.
+
+    ``height`` is one height for every bucket, or one per bucket (canonical order), or
+    None for the default (room for twice each bucket's rows). ``on_row(bucket, idx,
+    account, salt, line)`` sees each row (the store writer uses it). ``hiding`` builds
+    Pedersen-committed trees (SPEC.md §15), using ``jobs`` processes for large ones;
+    ``zk`` (a :class:`por.zk` batch-parameter object, ``ZkParams``) builds zk-mode trees whose
+    lowest levels are Poseidon batches of ``2^zk.batch_height`` leaves (SPEC.md §16.10).
+    The returned snapshot knows every figure even in hiding mode (the exchange's copy);
+    its :meth:`Snapshot.to_dict` publishes only commitments.
+
+    A config with ``[prices]`` (SPEC.md §17) builds leaves of equity ‖ debt in any mode.
+    ``_unsafe_skip_account_rule`` lets undercollateralised accounts through: it exists only so
+    tests can build the attack fixtures users must catch.
+    """
+    rep = reporter or QUIET
+    name = mode_name(hiding, zk)
+    mode = mode_for(name, config, zk)
+    mode.check_buildable()
+    keys = SnapshotKeys.from_master(secret)
+    builders = [BucketBuilder(config.snapshot_id, b.id, mode.n_values, keys, mode.leaf_scheme(b.id, keys, jobs),
+                              min_height=mode.batch_height)
+                for b in config.buckets]
+    stats = LedgerStats()
+    rep.phase("reading ledger", None)
+    count = 0
+    rows = read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats,
+                       check_accounts=not _unsafe_skip_account_rule)
+    for line, account, b, amounts in rows:
+        builder = builders[b]
+        idx = builder.rows
+        salt = builder.add(line, account, amounts)
+        if on_row is not None:
+            on_row(b, idx, account, salt, line)
+        count += 1
+        if count % 8192 == 0:
+            rep.advance(8192)
+    rep.advance(count % 8192)
+
+    if height is None or isinstance(height, int):
+        heights = [max(default_height(bd.rows), mode.batch_height) if height is None else height for bd in builders]
+    else:
+        heights = list(height)
+    # work units: one per padding leaf and one per internal node, plus the mode's own (zk: one per Poseidon leaf)
+    rep.phase("building trees", sum((2 << h) - 1 - bd.rows + mode.extra_work(1 << h) for bd, h in zip(builders, heights)))
+    built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
+    summaries = tuple(mode.summary(cb.id, cb.kind, bt) for cb, bt in zip(config.buckets, built))
+    root, _ = root_of(mode, summaries)
+    return Snapshot(config, summaries, root, name, zk), built, stats
+
+
+def build_snapshot(
+    config: SnapshotConfig | Path,
+    ledger: Path,
+    out_dir: Path,
+    *,
+    secret: bytes | None = None,
+    height: int | None = None,
+    clamp_negative: bool = False,
+    reporter: Reporter | None = None,
+    hiding: bool = False,
+    jobs: int | None = None,
+    zk_setup: Path | None = None,
+    _unsafe_skip_account_rule: bool = False,
+) -> BuildResult:
+    """Build a snapshot into ``out_dir`` atomically (it must not exist or be empty).
+
+    Without ``secret`` a fresh one is generated and written to ``out_dir/secret.key`` (0600).
+    ``hiding`` publishes Pedersen commitments instead of totals (SPEC.md §15). ``zk_setup`` (a
+    directory written by ``por zk setup``) builds a zk-mode snapshot bound to that setup's batch
+    height and verifying key (SPEC.md §16.10); prove its batches with ``por zk prove``.
+    """
+    if not isinstance(config, SnapshotConfig):
+        config = load_config(config)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
+    zk = setup_params(config, zk_setup) if zk_setup is not None else None
+    created = secret is None
+    if secret is None:
+        secret = generate_secret()
+    with atomic_directory(out_dir) as stage:
+        writer = StoreWriter(stage / "store.sqlite")
+        try:
+            snap, built, stats = build_trees(
+                config, ledger, secret, height=height, clamp_negative=clamp_negative, reporter=reporter,
+                on_row=writer.stage_row, hiding=hiding, jobs=jobs, zk=zk,
+                _unsafe_skip_account_rule=_unsafe_skip_account_rule,
+            )
+            for i, bt in enumerate(built):
+                writer.write_bucket(i, bt.positions, bt.levels, bt.zk_fields)
+            writer.finish(snap.to_json(), SnapshotKeys.from_master(secret).nonce_key,
+                          zk_setup=Path(zk_setup).resolve() if zk_setup is not None else None)
+        except BaseException:
+            writer.abort()
+            raise
+        atomic_write_json(stage / "snapshot.json", snap.to_dict())
+        if created:
+            write_secret(stage / "secret.key", secret)
+    return BuildResult(snap, out_dir, stats.rows, stats.clamped, created,
+                       {b.id: bt.rows for b, bt in zip(config.buckets, built)}, stats.debts,
+                       stats.accounts_with_debt)
