@@ -1,7 +1,7 @@
 """`por log`: the transparency log of snapshot roots (SPEC.md §11), as a typer sub-app.
 
-Registered by the main CLI with ``app.add_typer(log_app, name="log")``. Every
-command takes ``--json``; exit codes as everywhere: 0 ok, 1 verification failed
+Registered on the root app by ``por.cli.app`` with ``app.add_typer(log_app, name="log")``.
+Every command takes ``--json``; exit codes as everywhere: 0 ok, 1 verification failed
 (bad signature, rewritten or forked history, invalid proof), 2 bad input.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+
+from por.cli.common import JsonOpt, _emit_json, _run, err, out
 
 log_app = typer.Typer(
     add_completion=False,
@@ -19,29 +21,13 @@ log_app = typer.Typer(
     help="Transparency log of snapshot roots: append, signed heads, inclusion and consistency proofs.",
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: one JSON document on stdout.")]
 LogOpt = Annotated[Path, typer.Option("--log", help="The log directory (created by `por log init`).")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write the document here (default: stdout).")]
 PubkeyOpt = Annotated[Optional[str], typer.Option("--pubkey", help="The log's public key (66 hex) you trust.")]
 
 
-def _cli() -> Any:
-    # Imported lazily so that por.cli.app may import this module at its top without a cycle.
-    from por.cli import app as cli
-
-    return cli
-
-
-def _run(as_json: bool, body: Callable[[], int | None]) -> None:
-    _cli()._run(as_json, body)
-
-
-def _emit(doc: Any) -> None:
-    _cli()._emit_json(doc)
-
-
 def _print(msg: str) -> None:
-    _cli().out.print(msg, highlight=False, soft_wrap=True)
+    out.print(msg, highlight=False, soft_wrap=True)
 
 
 def _write_doc(doc: dict[str, Any], out_path: Path | None, as_json: bool, summary: dict[str, Any], what: str) -> None:
@@ -53,7 +39,7 @@ def _write_doc(doc: dict[str, Any], out_path: Path | None, as_json: bool, summar
         return
     atomic_write_json(out_path, doc)
     if as_json:
-        _emit({"ok": True, "out": str(out_path), **summary})
+        _emit_json({"ok": True, "out": str(out_path), **summary})
     else:
         _print(f"wrote {what} to {out_path}")
 
@@ -62,7 +48,7 @@ def _warn_if_readable(path: Path, as_json: bool) -> None:
     from por.core.keys import secret_file_is_private
 
     if not as_json and path.exists() and not secret_file_is_private(path):
-        _cli().err.print(f"[yellow]warning:[/] {path} is readable by others; chmod 600 it")
+        err.print(f"[yellow]warning:[/] {path} is readable by others; chmod 600 it")
 
 
 # ------------------------------------------------------------------ exchange side
@@ -84,7 +70,7 @@ def init(
             info = {"ok": True, "log": str(log_dir), "public_key": log.public_key.hex(),
                     "key_file": str(log.key_path()), "key_created": key is None, "size": log.size}
         if as_json:
-            _emit(info)
+            _emit_json(info)
             return
         _print(f"created log {log_dir} (empty)")
         _print(f"public key {info['public_key']}  (publish it: users check every head against it)")
@@ -114,7 +100,7 @@ def append(
             index, _ = log.lookup(entry.snapshot_id)
             size, root = log.size, log.root()
         if as_json:
-            _emit({"ok": True, "leaf_index": index, "size": size, "tree_root": root.hex(), "entry": entry.to_dict()})
+            _emit_json({"ok": True, "leaf_index": index, "size": size, "tree_root": root.hex(), "entry": entry.to_dict()})
             return
         _print(f"logged snapshot {entry.snapshot_id} (as of {entry.as_of}) as entry {index}")
         _print(f"  snapshot root {entry.root.hex()}")
@@ -205,7 +191,7 @@ def verify_inclusion(
         res = verify(load_json(proof, "proof"), load_json(head_file, "head"), expected_pubkey=pubkey,
                      snapshot=snap, proof_file=str(proof), head_file=str(head_file))
         if as_json:
-            _emit({"ok": True, **res.to_dict(), "snapshot_checked": snap is not None})
+            _emit_json({"ok": True, **res.to_dict(), "snapshot_checked": snap is not None})
             return
         e = res.entry
         _print(f"[bold green]VALID[/]: snapshot {e.snapshot_id} (as of {e.as_of}) is entry {res.leaf_index} "
@@ -234,7 +220,7 @@ def verify_consistency(
                      expected_pubkey=pubkey, proof_file=str(proof), old_head_file=str(old_head),
                      new_head_file=str(new_head))
         if as_json:
-            _emit({"ok": True, **res.to_dict()})
+            _emit_json({"ok": True, **res.to_dict()})
             return
         _print(f"[bold green]CONSISTENT[/]: the log of size {res.new_head.size} extends the one of size "
                f"{res.old_head.size} you kept (append-only, no fork)")

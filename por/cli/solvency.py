@@ -2,7 +2,7 @@
 
 Margin snapshots in hiding mode (version 2) prove reserves >= max(equity - debt, 0) per bucket x asset.
 
-Registered by the main CLI with ``app.add_typer(solvency_app, name="solvency")``.
+Registered on the root app by ``por.cli.app`` with ``app.add_typer(solvency_app, name="solvency")``.
 Exit codes as everywhere: 0 ok, 1 verification failed (invalid proof, or
 insolvent: no proof can be made), 2 bad input.
 """
@@ -11,28 +11,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
+
+from por.cli.common import JsonOpt, _emit_json, _run, out
 
 solvency_app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Hiding mode: prove and verify reserves >= liabilities per bucket x asset without revealing liabilities.",
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: one JSON document on stdout.")]
-
-
-def _cli() -> Any:
-    from por.cli import app as cli  # lazily: por.cli.app imports this module
-
-    return cli
-
-
-def _run(as_json: bool, body: Callable[[], int | None]) -> None:
-    _cli()._run(as_json, body)
-
 
 @solvency_app.command("prove")
 def prove_cmd(
@@ -55,10 +44,10 @@ def prove_cmd(
             return
         atomic_write_json(out_path, doc)
         if as_json:
-            _cli()._emit_json({"ok": True, "out": str(out_path), "revealed": reveal_totals})
+            _emit_json({"ok": True, "out": str(out_path), "revealed": reveal_totals})
         else:
             kind = "with revealed totals" if reveal_totals else "zero-knowledge (liabilities hidden)"
-            _cli().out.print(f"wrote solvency proof {kind} to {out_path}")
+            out.print(f"wrote solvency proof {kind} to {out_path}")
 
     _run(as_json, body)
 
@@ -82,7 +71,7 @@ def verify_cmd(
         res = verify_solvency(load_solvency_proof(proof), snap, reserves=trusted, file=str(proof))
         doc = res.to_dict()
         if as_json:
-            _cli()._emit_json({"ok": True, **doc})
+            _emit_json({"ok": True, **doc})
             return
         margin = snap.config.margin is not None
         title = f"SOLVENT: snapshot {res.snapshot_id} ({doc['mode']})"
@@ -97,8 +86,8 @@ def verify_cmd(
             t.add_column(name, justify="left" if col in ("bucket", "asset", "covered") else "right")
         for row in doc["coverage"]:
             t.add_row(row["bucket"], row["asset"], row["reserves"], *[row[c] for c in figures], "[green]yes[/]")
-        _cli().out.print(t)
+        out.print(t)
         for c in res.checks:
-            _cli().out.print(f"  [green]ok[/] {c}")
+            out.print(f"  [green]ok[/] {c}")
 
     _run(as_json, body)

@@ -4,15 +4,19 @@
 zkey), ``por build --zk SETUP`` builds a snapshot bound to it, ``por zk prove DIR``
 proves every batch, ``por zk verify DIR`` checks every batch proof in Python (py_ecc)
 and ties the proven batches to the published bucket roots and totals.
+Registered on the root app by ``por.cli.app`` with ``app.add_typer(zk_app, name="zk")``.
 Exit codes as everywhere: 0 ok, 1 verification failed, 2 bad input.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
+
+from por.cli.common import JsonOpt, _emit_json, _reporter, _run, err, out
 
 zk_app = typer.Typer(
     add_completion=False,
@@ -20,19 +24,8 @@ zk_app = typer.Typer(
     help="zk mode: Groth16 proofs that every balance of every batch is in [0, 2^64) and the batch sums are exact.",
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine output: one JSON document on stdout.")]
 TESTING_ONLY = ("LOCAL SETUP - TESTING ONLY: whoever knows the entropy (at least whoever ran this) can forge batch "
                 "proofs. Publish zk-mode snapshots only with a ceremony key (circuits/README.md).")
-
-
-def _cli() -> Any:
-    from por.cli import app as cli  # lazily: por.cli.app imports this module
-
-    return cli
-
-
-def _run(as_json: bool, body: Callable[[], int | None]) -> None:
-    _cli()._run(as_json, body)
 
 
 @zk_app.command("setup")
@@ -51,29 +44,20 @@ def setup_cmd(
     from por.modes.zk import create_setup
 
     def body() -> None:
-        cli = _cli()
-        with cli.err.status("compiling the circuit and running the setup (minutes for large batches)",
-                            spinner="dots") if cli.err.is_terminal and not as_json else _nullcontext():
+        with err.status("compiling the circuit and running the setup (minutes for large batches)",
+                        spinner="dots") if err.is_terminal and not as_json else nullcontext():
             made = create_setup(out_dir, batch_height=batch_height, assets=assets, entropy=entropy, zkey=zkey,
                                 ptau=ptau, cache_dir=cache, margin=margin)
         doc = {"ok": True, "out": str(out_dir), **made.to_dict()}
         if as_json:
-            cli._emit_json(doc)
+            _emit_json(doc)
             return
-        cli.out.print(f"setup of {made.circuit}({made.batch_height}, {made.assets}) in {out_dir}: verifying key digest "
-                      f"[bold]{made.params.digest.hex()}[/]")
+        out.print(f"setup of {made.circuit}({made.batch_height}, {made.assets}) in {out_dir}: verifying key digest "
+                  f"[bold]{made.params.digest.hex()}[/]")
         if made.testing_only:
-            cli.out.print(f"[bold yellow]{TESTING_ONLY}[/]")
+            out.print(f"[bold yellow]{TESTING_ONLY}[/]")
 
     _run(as_json, body)
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 @zk_app.command("prove")
@@ -87,20 +71,19 @@ def prove_cmd(
     from por.modes.zk import prove_snapshot
 
     def body() -> None:
-        cli = _cli()
-        with cli._reporter(as_json) as rep:
+        with _reporter(as_json) as rep:
             rep.phase("proving batches", None)
             res = prove_snapshot(snapshot_dir, setup_dir=setup, force=force, progress=rep.advance,
                                  on_total=rep.set_total)
         doc = {"ok": True, "proved": res.proved, "skipped": res.skipped, "batches": res.batches,
                "seconds": round(res.seconds, 3), "testing_only": res.testing_only}
         if as_json:
-            cli._emit_json(doc)
+            _emit_json(doc)
             return
-        cli.out.print(f"proved {res.proved} batches, kept {res.skipped} existing proofs ({res.batches} in all) "
-                      f"in {res.seconds:.1f} s; wrote {Path(snapshot_dir) / 'zk'}")
+        out.print(f"proved {res.proved} batches, kept {res.skipped} existing proofs ({res.batches} in all) "
+                  f"in {res.seconds:.1f} s; wrote {Path(snapshot_dir) / 'zk'}")
         if res.testing_only:
-            cli.out.print(f"[bold yellow]{TESTING_ONLY}[/]")
+            out.print(f"[bold yellow]{TESTING_ONLY}[/]")
 
     _run(as_json, body)
 
@@ -119,24 +102,23 @@ def verify_cmd(
     from por.modes.zk import verify_snapshot
 
     def body() -> int:
-        cli = _cli()
-        with cli._reporter(as_json) as rep:
+        with _reporter(as_json) as rep:
             rep.phase("verifying batch proofs", None)
             res = verify_snapshot(snapshot_dir, snapshot_path=snapshot, jobs=jobs, progress=rep.advance,
                                   on_total=rep.set_total)
         if as_json:
-            cli._emit_json({"ok": res.ok, **res.to_dict()})
+            _emit_json({"ok": res.ok, **res.to_dict()})
             return 0 if res.ok else EXIT_VERIFY_FAILED
         t = Table(title=f"zk batch proofs: snapshot {res.snapshot_id} (batch height {res.batch_height})")
         for col in ("bucket", "batches", "result"):
             t.add_column(col)
         for b in res.buckets:
             t.add_row(b.bucket, str(b.batches), "[green]ok[/]" if b.ok else f"[red]{b.problem}[/]")
-        cli.out.print(t)
+        out.print(t)
         for f in res.failures:
-            cli.err.print(f"[bold red]verification failed:[/] {f}", highlight=False)
+            err.print(f"[bold red]verification failed:[/] {f}", highlight=False)
         if res.ok:
-            cli.out.print(f"[green]ok[/] {res.statement} (verifying key {res.vkey_digest})")
+            out.print(f"[green]ok[/] {res.statement} (verifying key {res.vkey_digest})")
         return 0 if res.ok else EXIT_VERIFY_FAILED
 
     _run(as_json, body)

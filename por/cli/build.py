@@ -1,0 +1,65 @@
+"""`por build`: build a snapshot (Merkle-sum tree per bucket, top tree, root) from a config and a ledger.
+
+Registered on the root app by ``por.cli.app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from por.cli.common import JsonOpt, _emit_json, _reporter, _run, _snapshot_table, err, out
+
+
+def build(
+    config: Annotated[Path, typer.Option(help="snapshot.toml")],
+    ledger: Annotated[Path, typer.Option(help="Ledger CSV or JSON Lines (.jsonl).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="New output directory.")],
+    secret: Annotated[Optional[Path], typer.Option(help="Master secret file (64 hex); default: create DIR/secret.key.")] = None,
+    height: Annotated[Optional[int], typer.Option(help="Height of every bucket tree (default: room for 2x its rows).")] = None,
+    clamp_negative: Annotated[bool, typer.Option("--clamp-negative", help="Floor negative amounts at 0 and count them, instead of rejecting.")] = False,
+    hiding: Annotated[bool, typer.Option("--hiding", help="Hiding mode: publish Pedersen commitments, not totals (SPEC.md §15).")] = False,
+    jobs: Annotated[Optional[int], typer.Option(help="Worker processes for hiding-mode commitments and zk-mode Poseidon hashing (default: all cores).", min=1)] = None,
+    zk: Annotated[Optional[Path], typer.Option("--zk", help="zk mode: the setup directory of `por zk setup`; lowest levels become Groth16-proven Poseidon batches (SPEC.md §16).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and store.sqlite."""
+    from por.core.keys import load_secret, secret_file_is_private
+    from por.snapshot import build_snapshot
+
+    def body() -> None:
+        master = None
+        if secret is not None:
+            master = load_secret(secret)
+            if not secret_file_is_private(secret) and not as_json:
+                err.print(f"[yellow]warning:[/] {secret} is readable by others; chmod 600 it")
+        with _reporter(as_json) as rep:
+            res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
+                                 clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs,
+                                 zk_setup=zk)
+        snap = res.snapshot
+        if as_json:
+            doc = {"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
+                   "secret_created": res.secret_created, "snapshot": snap.to_dict()}
+            if snap.margin is not None:
+                doc |= {"debts": res.debts, "accounts_with_debt": res.accounts_with_debt}
+            _emit_json(doc)
+            return
+        _snapshot_table(snap, res.accounts_per_bucket)
+        out.print(f"root [bold]{snap.root.hex()}[/]  ({res.rows} rows)")
+        if snap.margin is not None:
+            out.print(f"margin: {res.debts} debts in {res.accounts_with_debt} accounts, every one collateralised "
+                      f"at the snapshot prices after haircuts; reserves must cover the requirement max(equity - "
+                      f"debt, 0) per bucket and asset")
+        if res.clamped:
+            out.print(f"[yellow]{res.clamped} negative amounts were clamped to 0[/]")
+        if res.secret_created:
+            out.print(f"new master secret: {out_dir / 'secret.key'} (mode 0600; keep it private, keep it safe)")
+        out.print(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} (private)")
+        if snap.zk is not None:
+            out.print(f"zk mode: batches of {snap.zk.batch_size} leaves, verifying key {snap.zk.digest.hex()}; "
+                      f"next: por zk prove {out_dir}")
+
+    _run(as_json, body)
