@@ -11,10 +11,11 @@ JSON numbers (taken from their exact source text, never through a float);
 absent assets are zero. Blank lines are skipped; a UTF-8 BOM and CRLF line
 ends are accepted.
 
-Margin (SPEC.md §17): with ``[prices]`` in the config, a negative amount in a
-bucket with ``allow_debt`` is a debt (never clamped), each row becomes an equity
-vector and a debt vector, and every row with a debt must pass the per-account
-rule (collateral value after tiered haircuts >= value of its debts).
+A negative amount is accepted only in a bucket the config lets hold debts
+(``allow_debt``; never clamped). What a row's signed amounts become -- the value
+vector its leaf carries -- is the :class:`RowRule`'s: by default the amounts
+themselves; the value layouts of :mod:`por.modes.values` supply their own (equity
+and debt per asset, with the per-account rule, SPEC.md §17.5).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from por.core.config import SnapshotConfig
 from por.core.encoding import U64_LIMIT
-from por.core.margin import format_decimal
 from por.core.errors import BadInput
 from por.core.fileio import reject_duplicate_keys
-from por.core.margin import account_shortfall
+from por.core.decimals import format_decimal
 
 MAX_ACCOUNT_ID_BYTES = 256
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
@@ -43,7 +43,7 @@ _SPECIAL = ("nan", "inf", "infinity")
 class LedgerStats:
     """What the reader saw: rows, negative amounts clamped to zero, debts, per-bucket per-asset totals.
 
-    With margin, ``totals`` holds ``2A`` values per bucket: equity totals, then debt totals.
+    ``totals`` holds each bucket's totals of every slot of the rows' vectors (:class:`RowRule`).
     """
 
     rows: int = 0
@@ -51,6 +51,43 @@ class LedgerStats:
     debts: int = 0
     accounts_with_debt: int = 0
     totals: dict[str, list[int]] = field(default_factory=dict)
+
+
+class RowRule(Protocol):
+    """How one row's signed amounts (minor units, one per asset) become the value vector of its leaf."""
+
+    width: int
+    """Slots per vector."""
+
+    def label(self, slot: int) -> tuple[int, str]:
+        """``(asset index, suffix)`` naming a slot in messages (e.g. ``(0, " debt")``)."""
+        ...
+
+    def negative_hint(self, bucket_id: str) -> str:
+        """Why a negative amount in ``bucket_id`` (which allows no debts) is refused."""
+        ...
+
+    def vector(self, amounts: list[int], bucket_id: str, *, file: str, line: int, account: str,
+               stats: "LedgerStats") -> list[int]:
+        """The row's vector; :class:`BadInput` naming file, line and field when the row breaks a rule."""
+        ...
+
+
+class PlainRows:
+    """The default rule: the vector is the row's amounts (which are never negative then)."""
+
+    def __init__(self, n_assets: int) -> None:
+        self.width = n_assets
+
+    def label(self, slot: int) -> tuple[int, str]:
+        return slot, ""
+
+    def negative_hint(self, bucket_id: str) -> str:
+        return "a liability cannot be negative; --clamp-negative floors it at 0"
+
+    def vector(self, amounts: list[int], bucket_id: str, *, file: str, line: int, account: str,
+               stats: "LedgerStats") -> list[int]:
+        return amounts
 
 
 def parse_amount(text: str, decimals: int) -> int:
@@ -122,7 +159,7 @@ def read_ledger(
     clamp_negative: bool = False,
     stats: LedgerStats | None = None,
     fmt: str | None = None,
-    check_accounts: bool = True,
+    rows: RowRule | None = None,
 ) -> Iterator[tuple[int, str, int, list[int]]]:
     """Yield ``(line, account_id, bucket_index, amounts)`` for each ledger row.
 
@@ -134,13 +171,10 @@ def read_ledger(
     ``stats.clamped``; without it, it is an error. Duplicate (account, bucket)
     pairs are detected by the tree builder, which sees every key.
 
-    With margin (``config.margin``) ``amounts`` has ``2A`` entries: the equity
-    ``E_0..E_{A-1}`` then the debt ``D_0..D_{A-1}`` (SPEC.md §17.5). A negative
-    amount in an ``allow_debt`` bucket is a debt (``|x| < 2^64``; never clamped);
-    equity and debt totals are each checked below 2^64. A row with any debt that
-    breaks the per-account rule is an error naming its line and shortfall.
-    ``check_accounts=False`` skips that rule: for building attack fixtures in
-    tests only, never for a published snapshot.
+    A negative amount in a bucket with ``allow_debt`` is a debt (``|x| < 2^64``; never
+    clamped, counted in ``stats.debts``). ``rows`` turns each row's amounts into the
+    vector yielded (default :class:`PlainRows`: the amounts); every slot's totals are
+    checked below 2^64.
     """
     path = Path(path)
     stats = stats if stats is not None else LedgerStats()
@@ -149,9 +183,9 @@ def read_ledger(
     n_assets = len(config.assets)
     decimals = [a.decimals for a in config.assets]
     bucket_index = {b: i for i, b in enumerate(config.bucket_ids)}
-    margin = config.margin
+    rule: RowRule = rows if rows is not None else PlainRows(n_assets)
     allow = [config.allows_debt(b) for b in config.bucket_ids]
-    width = 2 * n_assets if margin is not None else n_assets
+    width = rule.width
     totals = [[0] * width for _ in config.buckets]
     stats.totals = {b: totals[i] for b, i in bucket_index.items()}
     try:
@@ -165,18 +199,15 @@ def read_ledger(
         except ValueError as exc:
             raise BadInput(str(exc), file=name, line=line, column=column, field=config.assets[asset].symbol) from None
         if v < 0:
-            if allow[b]:  # a debt (margin bucket with allow_debt): never clamped
+            if allow[b]:  # a debt (a bucket with allow_debt): never clamped
                 if -v >= U64_LIMIT:
                     raise BadInput(f"debt {text!r} is 2^64 minor units or more", file=name, line=line,
                                    column=column, field=config.assets[asset].symbol)
                 stats.debts += 1
                 return v
             if not clamp_negative:
-                why = ("a liability cannot be negative; --clamp-negative floors it at 0" if margin is None else
-                       f"bucket {config.bucket_ids[b]!r} does not allow debts (allow_debt); "
-                       "--clamp-negative floors it at 0")
                 raise BadInput(
-                    f"negative amount {text!r} ({why})",
+                    f"negative amount {text!r} ({rule.negative_hint(config.bucket_ids[b])})",
                     file=name, line=line, column=column, field=config.assets[asset].symbol,
                 )
             stats.clamped += 1
@@ -189,21 +220,7 @@ def read_ledger(
     grand = [0] * width  # the top tree sums every bucket: its root must stay < 2^64 too
 
     def account_total(b: int, amounts: list[int], line: int, account: str) -> list[int]:
-        if margin is not None:
-            equity = [v if v > 0 else 0 for v in amounts]
-            debt = [-v if v < 0 else 0 for v in amounts]
-            if any(debt):
-                stats.accounts_with_debt += 1
-                short = account_shortfall(equity, debt, margin, tiered=True) if check_accounts else None
-                if short is not None:
-                    bucket = config.bucket_ids[b]
-                    raise BadInput(
-                        f"account {account!r} in bucket {bucket!r} is undercollateralised: its collateral value "
-                        f"after (tiered) haircuts is below the value of its debts; shortfall {short.text} quote "
-                        "units (a bad debt the exchange must write off, not a reduction of its liabilities)",
-                        file=name, line=line, field=f"{bucket}/{account}",
-                    )
-            amounts = equity + debt
+        amounts = rule.vector(amounts, config.bucket_ids[b], file=name, line=line, account=account, stats=stats)
         tot = totals[b]
         for a in range(width):
             v = amounts[a]
@@ -211,13 +228,10 @@ def read_ledger(
             g = grand[a] + v
             if g >= U64_LIMIT:
                 where = f"in bucket {config.bucket_ids[b]!r}" if t >= U64_LIMIT else "over all buckets"
-                what = config.assets[a % n_assets].symbol
-                if margin is not None:
-                    what += " equity" if a < n_assets else " debt"
-                raise BadInput(
-                    f"total of {what} {where} reaches 2^64 minor units",
-                    file=name, line=line, field=config.assets[a % n_assets].symbol,
-                )
+                asset, suffix = rule.label(a)
+                symbol = config.assets[asset].symbol
+                raise BadInput(f"total of {symbol}{suffix} {where} reaches 2^64 minor units",
+                               file=name, line=line, field=symbol)
             tot[a] = t
             grand[a] = g
         return amounts

@@ -1,0 +1,2 @@
+"""The signed, append-only transparency log of snapshot roots (SPEC.md §11).
+"""

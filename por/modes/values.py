@@ -20,20 +20,16 @@ these methods instead of branching on margin.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from por.core import encoding as enc
 from por.core.config import SnapshotConfig
 from por.core.errors import BadInput, VerificationFailed
 from por.core.jsondoc import expect_keys, parse_amount_map, parse_hex32, parse_symbol_map, parse_uint64, symbol_map
-from por.core.ledger import format_amount
-from por.core.margin import MarginParams, collateral_value, requirement
+from por.core.ledger import LedgerStats, PlainRows, RowRule, format_amount
+from por.core.margin import MarginParams, account_shortfall, collateral_value, requirement
 from por.crypto.group import N, Point
 from por.crypto.pedersen import commit
-
-VERSIONS = (1, 2)
-"""Document and root versions this por reads: 1 (plain values), 2 (margin values)."""
+from por.modes.summary import BucketSummary, EntryResult
 
 AMOUNT_KINDS = ("balances", "sums", "totals")
 """Kinds of vector whose JSON items are amounts (the other kinds are ``commitments`` and ``blindings``)."""
@@ -45,64 +41,6 @@ NodeCheck = Callable[[Sequence[Any], str], None]
 def join(field: str, name: str) -> str:
     """``field.name`` (or ``name`` at the top level): the path of a JSON field in messages."""
     return f"{field}.{name}" if field else name
-
-
-@dataclass(frozen=True)
-class BucketSummary:
-    """One bucket's public summary: what its root publishes and, when known, the figures behind it.
-
-    ``totals`` are the bucket's liabilities per asset (with margin the **requirement**
-    ``max(equity - debt, 0)``, so every consumer of ``totals`` as the bucket's liabilities stays
-    right); None when hidden. ``commitments`` (hiding mode) are the root's commitments, one per
-    value of the layout. ``equity`` and ``debt`` are a margin bucket's figures, when known.
-    Build summaries with :meth:`Values.summary`.
-    """
-
-    id: str
-    kind: str
-    height: int
-    root: bytes
-    totals: tuple[int, ...] | None
-    commitments: tuple[bytes, ...] | None = None
-    equity: tuple[int, ...] | None = None
-    debt: tuple[int, ...] | None = None
-
-    @property
-    def margin(self) -> bool:
-        """Whether the bucket's equity and debt totals are known (margin snapshot, public or the exchange's copy)."""
-        return self.debt is not None
-
-    @property
-    def net(self) -> tuple[int, ...] | None:
-        """Margin: equity minus debt per asset (may be negative)."""
-        if self.equity is None or self.debt is None:
-            return None
-        return tuple(e - d for e, d in zip(self.equity, self.debt))
-
-    @property
-    def vector(self) -> tuple:
-        """What the bucket leaf hashes: the commitments in hiding mode, equity ‖ debt with margin, else the totals."""
-        if self.commitments is not None:
-            return self.commitments
-        if self.equity is not None and self.debt is not None:
-            return self.equity + self.debt
-        return self.totals  # type: ignore[return-value]
-
-    def leaf(self, snapshot_id: str) -> tuple[bytes, tuple]:
-        """This bucket's leaf in the top tree: ``(bucket leaf hash, its vector)`` (SPEC.md §5)."""
-        vec = self.vector
-        return enc.bucket_leaf_hash(snapshot_id, self.id, self.kind, self.height, self.root, vec), vec
-
-
-@dataclass
-class EntryResult:
-    """One verified inclusion-proof entry. With margin, ``balances`` is the net (equity - debt, may be negative)."""
-
-    bucket: str
-    balances: dict[str, int]
-    equity: dict[str, int] | None = None
-    debt: dict[str, int] | None = None
-    value: str | None = None  # margin: collateral value after tiered haircuts, exact quote units
 
 
 class Values:
@@ -220,6 +158,12 @@ class Values:
         """The totals over a verified proof's entries in a verification report."""
         raise NotImplementedError
 
+    # ---------------------------------------------------------------- ledger rows
+
+    def rows(self, check_accounts: bool = True) -> RowRule:
+        """How the ledger reader turns a row's signed amounts into this layout's vector."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- zero-knowledge solvency (hiding mode)
 
     surplus_bits: int
@@ -233,6 +177,14 @@ class Values:
                           ) -> tuple[int, int, dict[str, str], str]:
         """From a bucket root's opening: asset ``a``'s liability (signed), the blinding of its commitment,
         the opening as published by ``--reveal-totals``, and how to name the liability in messages."""
+        raise NotImplementedError
+
+    def liability_text(self, figures: dict[str, int], dec: int) -> str:
+        """A pair's liability in messages, from its figures (:meth:`open_liability`)."""
+        raise NotImplementedError
+
+    def solvency_check(self, pairs: int, *, revealed: bool) -> str:
+        """What a verified solvency proof over ``pairs`` bucket x asset pairs established, for reports."""
         raise NotImplementedError
 
     def open_liability(self, obj: Any, commitments: Sequence[bytes], a: int, name: str, *, file: str, field: str
@@ -320,6 +272,15 @@ class PlainValues(Values):
 
     surplus_bits = 64
 
+    def rows(self, check_accounts: bool = True) -> RowRule:
+        return PlainRows(self.n_assets)
+
+    def solvency_check(self, pairs: int, *, revealed: bool) -> str:
+        if revealed:
+            return "every bucket commitment opens to its liabilities, and reserves >= liabilities"
+        return (f"range proof: reserves - liabilities is in [0, 2^{self.surplus_bits}) for all {pairs} "
+                "bucket x asset pairs (liabilities not revealed)")
+
     def liability_commitment(self, commitments: Sequence[bytes], a: int) -> Point:
         return Point.from_bytes(commitments[a])
 
@@ -327,7 +288,10 @@ class PlainValues(Values):
                           ) -> tuple[int, int, dict[str, str], str]:
         need = values[a]
         return need, blinds[a], {"liabilities": str(need), "blinding": blinds[a].to_bytes(32, "big").hex()}, \
-            f"liabilities {format_amount(need, dec)}"
+            self.liability_text({"liabilities": need}, dec)
+
+    def liability_text(self, figures: dict[str, int], dec: int) -> str:
+        return f"liabilities {format_amount(figures['liabilities'], dec)}"
 
     def open_liability(self, obj: Any, commitments: Sequence[bytes], a: int, name: str, *, file: str, field: str
                        ) -> dict[str, int]:
@@ -475,6 +439,19 @@ class MarginValues(Values):
 
     surplus_bits = 128  # R - E + D can reach 2^65; a shortfall is N - x, far outside [0, 2^128)
 
+    def rows(self, check_accounts: bool = True) -> RowRule:
+        """Equity ‖ debt per row, with the per-account rule; ``check_accounts=False`` skips the rule (only for
+        building attack fixtures in tests, never for a published snapshot)."""
+        return _MarginRows(self.params, self.n_assets, check_accounts)
+
+    def solvency_check(self, pairs: int, *, revealed: bool) -> str:
+        if revealed:
+            return ("every bucket's equity and debt commitments open to the stated totals, and reserves >= "
+                    "equity - debt (the requirement) for every bucket x asset")
+        return (f"range proof: reserves - (equity - debt) is in [0, 2^{self.surplus_bits}) for all {pairs} "
+                "bucket x asset pairs, i.e. reserves cover every requirement max(equity - debt, 0) "
+                "(equity and debt not revealed)")
+
     def liability_commitment(self, commitments: Sequence[bytes], a: int) -> Point:
         return Point.from_bytes(commitments[a]) - Point.from_bytes(commitments[self.n_assets + a])
 
@@ -485,8 +462,12 @@ class MarginValues(Values):
         return equity - debt, (blinds[a] - blinds[n + a]) % N, {
             "equity": str(equity), "debt": str(debt), "equity_blinding": blinds[a].to_bytes(32, "big").hex(),
             "debt_blinding": blinds[n + a].to_bytes(32, "big").hex()}, \
-            (f"requirement {format_amount(equity - debt, dec)} (equity {format_amount(equity, dec)} - debt "
-             f"{format_amount(debt, dec)})")
+            self.liability_text({"liabilities": equity - debt, "equity": equity, "debt": debt}, dec)
+
+    def liability_text(self, figures: dict[str, int], dec: int) -> str:
+        e, d = figures["equity"], figures["debt"]
+        return (f"requirement {format_amount(figures['liabilities'], dec)} (equity {format_amount(e, dec)} - debt "
+                f"{format_amount(d, dec)})")
 
     def open_liability(self, obj: Any, commitments: Sequence[bytes], a: int, name: str, *, file: str, field: str
                        ) -> dict[str, int]:
@@ -506,6 +487,37 @@ class MarginValues(Values):
             diffs = _diffs(self.config, n_vals or (), p_vals or ())
             out.append((name, not diffs, diffs or f"ledger {name} totals equal the published ones"))
         return out
+
+
+class _MarginRows:
+    """A row's signed amounts -> ``E_0..E_{A-1} ‖ D_0..D_{A-1}``; a row with a debt must pass the per-account
+    rule (collateral value after tiered haircuts >= value of its debts, SPEC.md §17.5)."""
+
+    def __init__(self, params: MarginParams, n_assets: int, check_accounts: bool) -> None:
+        self.params, self.n, self.check_accounts = params, n_assets, check_accounts
+        self.width = 2 * n_assets
+
+    def label(self, slot: int) -> tuple[int, str]:
+        return slot % self.n, " equity" if slot < self.n else " debt"
+
+    def negative_hint(self, bucket_id: str) -> str:
+        return f"bucket {bucket_id!r} does not allow debts (allow_debt); --clamp-negative floors it at 0"
+
+    def vector(self, amounts: list[int], bucket_id: str, *, file: str, line: int, account: str,
+               stats: LedgerStats) -> list[int]:
+        equity = [v if v > 0 else 0 for v in amounts]
+        debt = [-v if v < 0 else 0 for v in amounts]
+        if any(debt):
+            stats.accounts_with_debt += 1
+            short = account_shortfall(equity, debt, self.params, tiered=True) if self.check_accounts else None
+            if short is not None:
+                raise BadInput(
+                    f"account {account!r} in bucket {bucket_id!r} is undercollateralised: its collateral value "
+                    f"after (tiered) haircuts is below the value of its debts; shortfall {short.text} quote "
+                    "units (a bad debt the exchange must write off, not a reduction of its liabilities)",
+                    file=file, line=line, field=f"{bucket_id}/{account}",
+                )
+        return equity + debt
 
 
 def _column_sums(rows: Sequence[Sequence[int]], n: int) -> list[int]:

@@ -279,7 +279,6 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
                 file=file, field="$")
     cfg = snapshot.config
     values = snapshot.scheme.values
-    margin = values.version != 1
     sd = expect_keys(doc["snapshot"], {"snapshot_id", "root"}, file=file, field="snapshot")
     if sd["snapshot_id"] != cfg.snapshot_id:
         raise VerificationFailed(f"proof is for snapshot {sd['snapshot_id']!r}, not {cfg.snapshot_id!r}",
@@ -301,10 +300,9 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
         checks.append("reserves as stated in the proof (verify them on chain with `por reserves verify`)")
     if reveal:
         figures = _check_openings(doc["openings"], snapshot, claimed, file)
-        checks.append("every bucket's equity and debt commitments open to the stated totals, and reserves >= "
-                      "equity - debt (the requirement) for every bucket x asset" if margin else
-                      "every bucket commitment opens to its liabilities, and reserves >= liabilities")
-        column = lambda name: {p: f[name] for p, f in figures.items()} if margin else None  # noqa: E731
+        checks.append(values.solvency_check(len(figures), revealed=True))
+        column = lambda name: {p: f[name] for p, f in figures.items()} if all(  # noqa: E731
+            name in f for f in figures.values()) else None
         revealed = {p: max(f["liabilities"], 0) for p, f in figures.items()}
         return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, revealed, checks,
                               column("equity"), column("debt"))
@@ -321,13 +319,7 @@ def _verify(doc: dict[str, Any], snapshot: Snapshot, trusted: Mapping[Pair, int]
     except VerificationFailed as exc:
         raise VerificationFailed(f"{exc.reason}: some bucket's reserves may not cover its liabilities",
                                  where=f"{file}: range_proof") from None
-    if margin:
-        checks.append(f"range proof: reserves - (equity - debt) is in [0, 2^{bits}) for all {len(statement)} "
-                      "bucket x asset pairs, i.e. reserves cover every requirement max(equity - debt, 0) "
-                      "(equity and debt not revealed)")
-    else:
-        checks.append(f"range proof: reserves - liabilities is in [0, 2^{bits}) for all {len(statement)} "
-                      "bucket x asset pairs (liabilities not revealed)")
+    checks.append(values.solvency_check(len(statement), revealed=False))
     return SolvencyResult(cfg.snapshot_id, snapshot.root.hex(), claimed, cfg, None, checks)
 
 
@@ -347,10 +339,8 @@ def _check_openings(obj: Any, snapshot: Snapshot, reserves: Mapping[Pair, int], 
                                             field=f"openings.{bucket.id}.{symbol}")
             need, reserve, dec = figures["liabilities"], reserves[(bucket.id, symbol)], cfg.assets[a].decimals
             if reserve < need:
-                what = (f"requirement {format_amount(need, dec)} (equity {format_amount(figures['equity'], dec)} - "
-                        f"debt {format_amount(figures['debt'], dec)})" if "equity" in figures
-                        else f"liabilities {format_amount(need, dec)}")
-                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < {what}")
+                short.append(f"{bucket.id} {symbol}: reserves {format_amount(reserve, dec)} < "
+                             f"{values.liability_text(figures, dec)}")
             out[(bucket.id, symbol)] = figures
     if short:
         raise VerificationFailed("insolvent: " + "; ".join(short), where=file)

@@ -90,7 +90,7 @@ def build_trees(
     rep.phase("reading ledger", None)
     count = 0
     rows = read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats,
-                       check_accounts=not _unsafe_skip_account_rule)
+                       rows=mode.values.rows(check_accounts=not _unsafe_skip_account_rule))
     for line, account, b, amounts in rows:
         builder = builders[b]
         idx = builder.rows
