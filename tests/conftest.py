@@ -20,6 +20,17 @@ EXAMPLES = ROOT / "examples"
 VECTORS = Path(__file__).resolve().parent / "vectors"
 SECRET = bytes(range(32))
 
+ZK_FILES = ("test_zk", "test_vectors_zk", "test_vectors_margin_zk")
+"""Test files that compile circuits and run Groth16 setups in the shared cache (build/zk)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 2 --dist loadgroup``, as `.ci/run` runs) every zk test runs in one worker, so no two
+    processes compile the same circuit or phase-1 file into the shared cache at once; the rest spread over workers."""
+    for item in items:
+        if item.path.name.startswith(ZK_FILES):
+            item.add_marker(pytest.mark.xdist_group("zk"))
+
 
 @pytest.fixture
 def example(tmp_path: Path) -> tuple[Path, Path]:

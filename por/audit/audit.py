@@ -77,7 +77,7 @@ def audit(
     heights = [b.height for b in published.buckets]
     try:
         rebuilt, _, stats = build_trees(config, ledger, secret, height=heights, clamp_negative=clamp_negative,
-                                        reporter=reporter, hiding=published.hiding, zk=published.zk)
+                                        reporter=reporter, mode=published.mode, zk=published.zk)
     except PorError as exc:
         if exc.exit_code == 2 and "height" in str(exc):
             report.add("ledger fits published heights", False, str(exc))

@@ -61,6 +61,7 @@ def build_trees(
     hiding: bool = False,
     jobs: int | None = None,
     zk: Any = None,
+    mode: str | None = None,
     _unsafe_skip_account_rule: bool = False,
 ) -> tuple[Snapshot, list[BuiltBucket], LedgerStats]:
     """Stream the ledger and build every tree in memory.
@@ -71,6 +72,7 @@ def build_trees(
     Pedersen-committed trees (SPEC.md §15), using ``jobs`` processes for large ones;
     ``zk`` (a :class:`por.zk` batch-parameter object, ``ZkParams``) builds zk-mode trees whose
     lowest levels are Poseidon batches of ``2^zk.batch_height`` leaves (SPEC.md §16.10).
+    ``mode`` names the mode instead (an auditor rebuilding a published snapshot passes its ``mode``).
     The returned snapshot knows every figure even in hiding mode (the exchange's copy);
     its :meth:`Snapshot.to_dict` publishes only commitments.
 
@@ -79,18 +81,18 @@ def build_trees(
     tests can build the attack fixtures users must catch.
     """
     rep = reporter or QUIET
-    name = mode_name(hiding, zk)
-    mode = mode_for(name, config, zk)
-    mode.check_buildable()
+    name = mode or mode_name(hiding, zk)
+    scheme = mode_for(name, config, zk)
+    scheme.check_buildable()
     keys = SnapshotKeys.from_master(secret)
-    builders = [BucketBuilder(config.snapshot_id, b.id, mode.n_values, keys, mode.leaf_scheme(b.id, keys, jobs),
-                              min_height=mode.batch_height)
+    builders = [BucketBuilder(config.snapshot_id, b.id, scheme.n_values, keys, scheme.leaf_scheme(b.id, keys, jobs),
+                              min_height=scheme.batch_height)
                 for b in config.buckets]
     stats = LedgerStats()
     rep.phase("reading ledger", None)
     count = 0
     rows = read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats,
-                       rows=mode.values.rows(check_accounts=not _unsafe_skip_account_rule))
+                       rows=scheme.values.rows(check_accounts=not _unsafe_skip_account_rule))
     for line, account, b, amounts in rows:
         builder = builders[b]
         idx = builder.rows
@@ -103,14 +105,14 @@ def build_trees(
     rep.advance(count % 8192)
 
     if height is None or isinstance(height, int):
-        heights = [max(default_height(bd.rows), mode.batch_height) if height is None else height for bd in builders]
+        heights = [max(default_height(bd.rows), scheme.batch_height) if height is None else height for bd in builders]
     else:
         heights = list(height)
     # work units: one per padding leaf and one per internal node, plus the mode's own (zk: one per Poseidon leaf)
-    rep.phase("building trees", sum((2 << h) - 1 - bd.rows + mode.extra_work(1 << h) for bd, h in zip(builders, heights)))
+    rep.phase("building trees", sum((2 << h) - 1 - bd.rows + scheme.extra_work(1 << h) for bd, h in zip(builders, heights)))
     built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]
-    summaries = tuple(mode.summary(cb.id, cb.kind, bt) for cb, bt in zip(config.buckets, built))
-    root, _ = root_of(mode, summaries)
+    summaries = tuple(scheme.summary(cb.id, cb.kind, bt) for cb, bt in zip(config.buckets, built))
+    root, _ = root_of(scheme, summaries)
     return Snapshot(config, summaries, root, name, zk), built, stats
 
 
