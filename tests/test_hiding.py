@@ -587,7 +587,8 @@ def test_cli_hiding_round_trip(cli, tmp_path: Path) -> None:
     r = cli("verify", tmp_path / "bob.json", "--snapshot", out / "snapshot.json", "--json")
     assert r.exit_code == 0 and json.loads(r.output)["ok"]
     bad = json.loads((tmp_path / "bob.json").read_text())
-    bad["entries"][0]["range_proof"] = bad["entries"][0]["range_proof"][:-2] + "00"
+    proof_hex = bad["entries"][0]["range_proof"]  # a fresh secret each run: flip a bit, never "set to 00"
+    bad["entries"][0]["range_proof"] = proof_hex[:-2] + f"{int(proof_hex[-2:], 16) ^ 1:02x}"
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     assert cli("verify", tmp_path / "bad.json", "--snapshot", out / "snapshot.json").exit_code == 1
 

@@ -154,7 +154,8 @@ def _hiding_story(cfg: Path, ledger: Path, base: Path, secret: bytes, victim: st
                               f"{victim}: own balances, sibling commitments and a range proof that every sibling "
                               "and the total are in [0, 2^64)"))
     bad = copy.deepcopy(doc)
-    bad["entries"][0]["range_proof"] = bad["entries"][0]["range_proof"][:-2] + "00"
+    proof_hex = bad["entries"][0]["range_proof"]
+    bad["entries"][0]["range_proof"] = proof_hex[:-2] + f"{int(proof_hex[-2:], 16) ^ 1:02x}"  # flip one bit
     _expect_rejected("hiding: altered range proof", bad, snap, report)
 
     symbols = snap.config.symbols
