@@ -206,7 +206,8 @@ def synthetic_snapshot(cfg_path: Path, height: int, rnd) -> tuple:
     from por.core.config import load_config
     from por.crypto.group import N, random_scalar
     from por.crypto.pedersen import commit
-    from por.snapshot import MODE_HIDING, BucketSummary, Snapshot, compute_root
+    from por.modes.registry import MODE_HIDING
+    from por.snapshot import BucketSummary, Snapshot, compute_root
     from por.tree.store import StoredNode
     from por.tree.sumtree import climb
 

@@ -27,7 +27,8 @@ from por.core.keys import SnapshotKeys
 from por.crypto.pedersen import commit
 from por.modes.hiding import path_transcript
 from por.proofs.inclusion import Prover, verify_proof
-from por.snapshot import MODE_HIDING, BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
+from por.modes.registry import MODE_HIDING
+from por.snapshot import BucketSummary, build_snapshot, build_trees, compute_root, load_snapshot
 from por.proofs.solvency import load_reserves, parse_reserves, prove_solvency, verify_solvency
 from por.tree.store import Store
 

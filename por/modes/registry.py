@@ -18,6 +18,13 @@ MODE_CLASSES: dict[str, type[Mode]] = {m.name: m for m in (PublicMode, HidingMod
 MODES = tuple(MODE_CLASSES)
 
 
+def mode_name(hiding: bool, zk: Any) -> str:
+    """The mode a build's options ask for (BadInput when they ask for two)."""
+    if hiding and zk is not None:
+        raise BadInput("hiding mode and zk mode cannot be combined", field="zk")
+    return MODE_HIDING if hiding else MODE_ZK if zk is not None else MODE_PUBLIC
+
+
 def mode_for(name: str, config: SnapshotConfig, zk: Any = None) -> Mode:
     """The :class:`Mode` of a snapshot: its mode name, its config and (zk mode) its batch parameters."""
     cls = MODE_CLASSES.get(name)

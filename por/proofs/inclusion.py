@@ -58,7 +58,7 @@ class Prover:
 
     @property
     def n_values(self) -> int:
-        """Values per node: A, or 2A (equity then debt) in a margin snapshot."""
+        """Values per node (the value layout's)."""
         return self.mode.n_values
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
@@ -160,7 +160,7 @@ class VerifyResult:
     checks: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
-        """Per asset over every entry (with margin: the net, equity - debt)."""
+        """Per asset over every entry (the net, equity - debt, where there are debts)."""
         out = {s: 0 for s in self.config.symbols}
         for e in self.entries:
             for s, v in e.balances.items():
@@ -353,7 +353,7 @@ def _entry(mode: Mode, e: Any, f: str, seen: set[str], *, file: str, account: st
 
 
 def _check_expectations(result: VerifyResult, expect: Sequence[str], file: str) -> None:
-    """The user's ``--expect`` amounts (the net with margin values) must be what the proof shows."""
+    """The user's ``--expect`` amounts (nets, where there are debts) must be what the proof shows."""
     config = result.config
     dec = {a.symbol: a.decimals for a in config.assets}
     totals = result.totals()

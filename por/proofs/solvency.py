@@ -106,8 +106,7 @@ def _pairs(config: SnapshotConfig) -> list[Pair]:
 def solvency_transcript(root: bytes, config: SnapshotConfig, reserves: Mapping[Pair, int]) -> Transcript:
     """``Transcript("solvency")``, then the snapshot root and every (bucket, asset, reserves) of the statement.
 
-    Documents after version 1 (margin snapshots) record ``append_u64("version", v)`` first, right after the
-    protocol label.
+    Documents after version 1 record ``append_u64("version", v)`` first, right after the protocol label.
     """
     t = Transcript(PROTOCOL)
     version = values_for(config).version
@@ -124,7 +123,7 @@ def solvency_transcript(root: bytes, config: SnapshotConfig, reserves: Mapping[P
 def surplus_commitments(snapshot: Snapshot, reserves: Mapping[Pair, int]) -> list[Point]:
     """``D[b,a] = R[b,a]*G - C_L[b,a]`` for every pair, in statement order (bucket-major, canonical order).
 
-    ``C_L`` is the commitment to the pair's liability: ``C[b,a]``, or ``C_E[b,a] - C_D[b,a]`` with margin values.
+    ``C_L`` is the commitment to the pair's liability (:meth:`por.modes.values.Values.liability_commitment`).
     """
     values = snapshot.scheme.values
     out = []
@@ -145,8 +144,8 @@ def surplus_commitments(snapshot: Snapshot, reserves: Mapping[Pair, int]) -> lis
 def prove_solvency(snapshot_dir: Path, reserves: Mapping[Pair, int], *, reveal_totals: bool = False) -> dict[str, Any]:
     """The solvency proof document of a hiding-mode snapshot directory against ``reserves``.
 
-    One aggregated range proof shows every surplus ``reserves - liabilities`` (margin snapshots:
-    ``reserves - equity + debt``, 128 bits) is non-negative, or, with ``reveal_totals``, the
+    One aggregated range proof shows every surplus ``reserves - liabilities`` is non-negative (in the
+    value layout's :attr:`~por.modes.values.Values.surplus_bits`), or, with ``reveal_totals``, the
     openings instead. Raises :class:`VerificationFailed` (naming the pairs) when some bucket's
     reserves are below its liabilities: no proof exists then.
     """
@@ -187,7 +186,7 @@ def _surplus_witness(prover: Any, reserves: Mapping[Pair, int]) -> tuple[list[in
     """Per (bucket, asset) in statement order: the surplus, the blinding of its commitment and the opening.
 
     The surplus is ``R - L`` with blinding ``-r_L`` (``R*G - C_L``), ``L`` the pair's liability
-    (margin: ``E - D`` with ``r_E - r_D``). Raises VerificationFailed naming every short pair.
+    (:meth:`por.modes.values.Values.liability_opening`). Raises VerificationFailed naming every short pair.
     """
     snap = prover.snapshot
     cfg = snap.config
@@ -222,7 +221,7 @@ class SolvencyResult:
     config: SnapshotConfig
     revealed: dict[Pair, int] | None = None
     checks: list[str] = field(default_factory=list)
-    revealed_equity: dict[Pair, int] | None = None  # margin, revealed totals: equity and debt per pair
+    revealed_equity: dict[Pair, int] | None = None  # revealed totals with debts: equity and debt per pair
     revealed_debt: dict[Pair, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:

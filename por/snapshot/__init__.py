@@ -5,9 +5,6 @@
 
 from por.snapshot.build import BuildResult, build_snapshot, build_trees
 from por.snapshot.document import (
-    MODE_HIDING,
-    MODE_PUBLIC,
-    MODE_ZK,
     MODES,
     SNAPSHOT_FORMAT,
     BucketSummary,
@@ -19,6 +16,6 @@ from por.snapshot.document import (
     snapshot_root,
 )
 
-__all__ = ["BucketSummary", "BuildResult", "MODES", "MODE_HIDING", "MODE_PUBLIC", "MODE_ZK", "SNAPSHOT_FORMAT",
+__all__ = ["BucketSummary", "BuildResult", "MODES", "SNAPSHOT_FORMAT",
            "Snapshot", "build_snapshot", "build_trees", "compute_root", "load_snapshot", "root_preimage",
            "snapshot_from_dict", "snapshot_root"]

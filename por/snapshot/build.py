@@ -21,7 +21,7 @@ from por.core.fileio import atomic_directory, atomic_write_json
 from por.core.keys import SnapshotKeys, generate_secret, write_secret
 from por.core.ledger import LedgerStats, read_ledger
 from por.core.progress import QUIET, Reporter
-from por.modes.registry import MODE_HIDING, MODE_PUBLIC, MODE_ZK, mode_for
+from por.modes.registry import mode_for, mode_name
 from por.modes.zk import setup_params
 from por.snapshot.document import Snapshot, root_of
 from por.tree.store import StoreWriter
@@ -38,15 +38,8 @@ class BuildResult:
     clamped: int
     secret_created: bool
     accounts_per_bucket: dict[str, int] = field(default_factory=dict)
-    debts: int = 0  # margin values: negative ledger amounts read as debts
-    accounts_with_debt: int = 0  # margin values: rows with at least one debt (each passed the per-account rule)
-
-
-def mode_name(hiding: bool, zk: Any) -> str:
-    """The mode a build's options ask for (BadInput when they ask for two)."""
-    if hiding and zk is not None:
-        raise BadInput("hiding mode and zk mode cannot be combined", field="zk")
-    return MODE_HIDING if hiding else MODE_ZK if zk is not None else MODE_PUBLIC
+    debts: int = 0  # negative ledger amounts read as debts (buckets with allow_debt)
+    accounts_with_debt: int = 0  # rows with at least one debt (each passed the per-account rule)
 
 
 def build_trees(

@@ -21,7 +21,7 @@ from por.core.errors import BadInput, VerificationFailed
 from por.core.fileio import canonical_json, read_json
 from por.core.jsondoc import expect_keys, parse_hex32
 from por.modes.base import Mode
-from por.modes.registry import MODE_CLASSES, MODE_HIDING, MODE_PUBLIC, MODE_ZK, MODES, mode_for
+from por.modes.registry import MODE_CLASSES, MODE_PUBLIC, MODES, mode_for
 from por.modes.values import BucketSummary, layout_of
 from por.tree.sumtree import MAX_HEIGHT, top_height, top_tree
 
@@ -29,7 +29,7 @@ SNAPSHOT_FORMAT = "por-snapshot"
 COMMON_KEYS = {"format", "version", "mode", "metadata", "root", "top_height", "buckets"}
 BUCKET_KEYS = {"id", "kind", "height", "root"}
 
-__all__ = ["BucketSummary", "MODES", "MODE_HIDING", "MODE_PUBLIC", "MODE_ZK", "SNAPSHOT_FORMAT", "Snapshot",
+__all__ = ["BucketSummary", "MODES", "SNAPSHOT_FORMAT", "Snapshot",
            "compute_root", "load_snapshot", "root_preimage", "snapshot_from_dict", "snapshot_root"]
 
 
@@ -54,26 +54,21 @@ class Snapshot:
 
     @property
     def margin(self) -> Any:
-        """The :class:`por.core.margin.MarginParams` of a margin snapshot whose equity and debt figures are known,
-        else None.
-
-        That is every public-mode margin snapshot, and the exchange's own copy of a hiding-mode
-        one right after the build. A hiding-mode margin snapshot read from ``snapshot.json``
-        hides its figures, so it shows as None here, like any hidden total; its parameters are
-        always ``config.margin``.
-        """
+        """The prices and haircuts (:class:`por.core.margin.MarginParams`) when the equity and debt figures are
+        known: every public or zk snapshot with debts, the exchange's own hiding-mode copy. None when there are
+        none, or they are hidden (the parameters themselves are always ``config.margin``)."""
         if any(b.debt is None for b in self.buckets):
             return None
         return self.config.margin
 
     @property
     def version(self) -> int:
-        """Document and root version: 2 for margin snapshots, else 1."""
+        """Document and root version (the value layout's, :mod:`por.modes.values`)."""
         return self.scheme.version
 
     @property
     def totals(self) -> list[int] | None:
-        """Snapshot-wide liabilities per asset (None when hidden); with margin the sum of the bucket requirements."""
+        """Snapshot-wide liabilities per asset: the sum of the bucket ``totals`` (None when hidden)."""
         return self._column(lambda b: b.totals)
 
     @property
