@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
@@ -39,20 +42,117 @@ def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_json(path: Path, what: str) -> Any:
-    """Read a UTF-8 JSON document; BadInput naming the file if unreadable, not JSON, or with duplicate keys."""
+MiB = 1 << 20
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects in any JSON document `por` reads (SPEC.md §6.1); the deepest
+legitimate document nests about 7 levels."""
+
+JSON_LIMITS: dict[str, int] = {
+    "proof": 4 * MiB,
+    "snapshot": 16 * MiB,
+    "solvency proof": 4 * MiB,
+    "batch proof": 1 * MiB,
+    "verification key": 1 * MiB,
+    "zk setup": 1 * MiB,
+    "log head": 1 * MiB,
+    "log inclusion proof": 1 * MiB,
+    "log consistency proof": 1 * MiB,
+    "log metadata": 1 * MiB,
+    "reserves": 64 * MiB,
+    "UTXO snapshot": 256 * MiB,
+}
+"""The largest file read as each kind of document, in bytes (SPEC.md §6.1): far above any genuine document
+(an inclusion proof at height 32 with many assets is a few hundred kB), checked before the file is read."""
+
+DEFAULT_JSON_LIMIT = 16 * MiB
+
+
+def read_limited(path: Path, what: str, limit: int | None = None) -> bytes:
+    """The bytes of a file of at most ``limit`` bytes (default: :data:`JSON_LIMITS` of ``what``).
+
+    A larger file is :class:`BadInput` before it is read, so a hostile file costs neither time nor memory.
+    """
     from por.core.errors import BadInput
 
+    limit = limit if limit is not None else JSON_LIMITS.get(what, DEFAULT_JSON_LIMIT)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise BadInput(f"{what} is {size} bytes; por reads at most {limit} bytes for a {what}",
+                               file=str(path))
+            data = fh.read(limit + 1)
     except OSError as exc:
         raise BadInput(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
+    if len(data) > limit:  # the file grew while being read
+        raise BadInput(f"{what} is over {limit} bytes; por reads at most {limit} bytes for a {what}", file=str(path))
+    return data
+
+
+_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_OPEN = np.frombuffer(b"[{", dtype=np.uint8)
+_CLOSE = np.frombuffer(b"]}", dtype=np.uint8)
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest ``[``/``{`` nesting of a JSON text, found without parsing it (strings skipped; C speed).
+
+    Checked before :func:`json.loads`, whose C parser recurses once per level: a 100k-deep document must not
+    reach it (the interpreter's recursion limit is raised by some libraries, so the stack could overflow).
+    """
+    skeleton = np.frombuffer(_STRING_RE.sub(b"", data), dtype=np.uint8)
+    if not skeleton.size:
+        return 0
+    step = np.isin(skeleton, _OPEN).astype(np.int32) - np.isin(skeleton, _CLOSE).astype(np.int32)
+    return int(np.cumsum(step).max(initial=0))
+
+
+def json_depth(doc: Any) -> int:
+    """Nesting depth of a parsed JSON value (a scalar is 0, ``[]`` is 1), without recursion."""
+    depth = 0
+    stack = [(doc, 1)]
+    while stack:
+        value, d = stack.pop()
+        if isinstance(value, dict):
+            depth = max(depth, d)
+            stack += [(v, d + 1) for v in value.values()]
+        elif isinstance(value, list):
+            depth = max(depth, d)
+            stack += [(v, d + 1) for v in value]
+    return depth
+
+
+def loads_json(data: bytes, *, file: str, what: str, **kwargs: Any) -> Any:
+    """Strictly parse a UTF-8 JSON document: duplicate keys rejected, nesting at most :data:`MAX_JSON_DEPTH`.
+
+    Every failure is :class:`BadInput` naming ``file`` (never a RecursionError or a traceback). ``kwargs``
+    go to :func:`json.loads` (``object_pairs_hook`` defaults to :func:`reject_duplicate_keys`).
+    """
+    from por.core.errors import BadInput
+
+    kwargs.setdefault("object_pairs_hook", reject_duplicate_keys)
+    if nesting_depth(data) > MAX_JSON_DEPTH:
+        raise BadInput(f"{what} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels", file=file)
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=reject_duplicate_keys)
-    except UnicodeDecodeError:
-        raise BadInput(f"{what} is not valid UTF-8", file=str(path)) from None
+        doc = json.loads(data.decode("utf-8"), **kwargs)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{what} is not UTF-8 (invalid byte at offset {exc.start})", file=file) from None
+    except RecursionError:
+        raise BadInput(f"{what} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels", file=file) from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno) from None
     except ValueError as exc:
-        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
+        raise BadInput(f"invalid JSON: {exc}", file=file) from None
+    if json_depth(doc) > MAX_JSON_DEPTH:
+        raise BadInput(f"{what} nests arrays or objects deeper than {MAX_JSON_DEPTH} levels", file=file)
+    return doc
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Read a UTF-8 JSON document of kind ``what`` within its size and depth limits; BadInput naming the file if
+    unreadable, too large, not JSON, too deep, or with duplicate keys."""
+    return loads_json(read_limited(path, what), file=str(path), what=what)
 
 
 def canonical_json(doc: Any) -> bytes:
@@ -64,19 +164,63 @@ def atomic_write_json(path: Path, doc: Any, *, mode: int = 0o644) -> None:
     atomic_write_bytes(path, canonical_json(doc), mode=mode)
 
 
+STAGING_SUFFIX = ".partial"
+OWNER_FILE = ".por-owner"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_staging(parent: Path, name: str) -> list[Path]:
+    """Remove staging directories of ``parent/name`` left by a process that died (killed, crashed).
+
+    A staging directory records its owner's pid; one whose owner is gone (or that has no owner record:
+    the owner died before writing it) is removed. A live concurrent run's staging directory is kept.
+    """
+    removed = []
+    for stale in Path(parent).glob(f".{glob_escape(name)}.*{STAGING_SUFFIX}"):
+        if not stale.is_dir() or stale.is_symlink():
+            continue
+        try:
+            pid = int((stale / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if pid is None or (pid != os.getpid() and not _pid_alive(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
 @contextlib.contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
+def atomic_directory(final: Path, *, mode: int = 0o755) -> Iterator[Path]:
     """Yield a fresh staging directory; on success rename it to ``final``, on any error remove it.
 
-    ``final`` must not exist, or be an empty directory (which is then replaced).
+    ``final`` must not exist, or be an empty directory (which is then replaced). The staging directory is
+    ``.<name>.<random>.partial`` beside ``final`` with mode 0700 (private data is written into it) and a record
+    of its owner's pid; it gets ``mode`` only when complete, just before the rename. Staging directories of
+    ``final`` left by dead processes are removed first (:func:`remove_stale_staging`).
     """
     final = Path(final)
     parent = final.parent if str(final.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=parent))
+    remove_stale_staging(parent, final.name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=STAGING_SUFFIX, dir=parent))  # mode 0700
     try:
-        os.chmod(staging, 0o755)  # public artifacts inside; secrets carry their own 0600
+        atomic_write_bytes(staging / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
         yield staging
+        (staging / OWNER_FILE).unlink()
+        os.chmod(staging, mode)  # public artifacts inside; private files carry their own 0600
         if final.exists():
             final.rmdir()  # only an empty directory may be replaced
         os.replace(staging, final)

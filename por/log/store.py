@@ -10,7 +10,6 @@ without the log, by :mod:`por.log.proofs`).
 from __future__ import annotations
 
 import fcntl
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pymerkle
 from coincurve import PrivateKey
 
 from por.core.errors import BadInput, VerificationFailed
-from por.core.fileio import atomic_directory, atomic_write_json
+from por.core.fileio import atomic_directory, atomic_write_json, read_json
 from por.log.documents import CONSISTENCY_FORMAT, INCLUSION_FORMAT, LOG_FORMAT, LOG_VERSION
 from por.log.entry import Entry
 from por.log.head import SignedHead, generate_log_key, load_log_key, parse_pubkey, sign_head
@@ -96,13 +95,10 @@ class TransparencyLog:
         """Open an existing log and check every stored leaf hash against its entry."""
         directory = Path(directory)
         meta_path = directory / META_NAME
-        try:
-            meta_doc = json.loads(meta_path.read_bytes())
-        except OSError:
+        if not meta_path.is_file():
             raise BadInput(f"not a por log directory (no readable {META_NAME}; create one with `por log init`)",
-                           file=str(directory)) from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput(f"invalid JSON: {exc}", file=str(meta_path)) from None
+                           file=str(directory))
+        meta_doc = read_json(meta_path, "log metadata")
         if (not isinstance(meta_doc, dict) or meta_doc.get("format") != LOG_FORMAT
                 or set(meta_doc) != {"format", "version", "public_key", "key_file"}):
             raise BadInput(f"not a {LOG_FORMAT} metadata file", file=str(meta_path))

@@ -12,7 +12,6 @@ This module is chain-agnostic: it defines the message and parses the file strict
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 from por.reserves.chain import check_address, parse_hex
 from por.core.config import ID_RE, SYMBOL_RE
 from por.core.errors import BadInput, VerificationFailed
-from por.core.fileio import reject_duplicate_keys
+from por.core.fileio import read_json
 
 RESERVES_FORMAT = "por-reserves"
 RESERVES_VERSION = 1
@@ -357,14 +356,4 @@ def _parse_asset(chain: str, c: Any, *, file: str, field: str) -> AssetClaim:
 def load_reserves(path: str | Path) -> ReservesFile:
     """Read and parse ``reserves.json`` (UTF-8 JSON, no duplicate keys)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read reserves file: {exc.strerror}", file=str(path)) from None
-    try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=reject_duplicate_keys)
-    except UnicodeDecodeError:
-        raise BadInput("not valid UTF-8", file=str(path)) from None
-    except ValueError as exc:
-        raise BadInput(f"invalid JSON: {exc}", file=str(path)) from None
-    return parse_reserves(doc, file=str(path), base_dir=path.parent)
+    return parse_reserves(read_json(path, "reserves"), file=str(path), base_dir=path.parent)

@@ -7,7 +7,6 @@ auditor must check it against their own node), :func:`snapshot_document` writes 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from por.core.errors import BadInput
+from por.core.fileio import loads_json, read_limited
 from por.reserves.bitcoin_address import NETWORKS, parse_address
 
 BITCOIN_DECIMALS = 8
@@ -82,21 +82,6 @@ _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _SATS_RE = re.compile(r"0|[1-9][0-9]{0,15}")
 _TOP_KEYS = {"format", "version", "network", "height", "block_hash", "utxos"}
 _UTXO_KEYS = {"txid", "vout", "address", "value_sats"}
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 def _reject_constant(name: str) -> Any:
@@ -184,22 +169,8 @@ def load_utxo_snapshot(path: str | Path, *, network: str | None = None, height: 
     is a :class:`BadInput` naming the file and the field (JSON syntax errors: line and column).
     """
     file = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read the UTXO snapshot: {exc.strerror or exc}", file=file) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"not UTF-8 (byte {exc.start})", file=file) from None
-    try:
-        doc = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
-    except _DuplicateKey as exc:
-        raise BadInput(f"duplicate key {exc.key!r}", file=file) from None
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno) from None
-    except ValueError as exc:
-        raise BadInput(f"not valid JSON: {exc}", file=file) from None
+    doc = loads_json(read_limited(Path(path), "UTXO snapshot"), file=file, what="UTXO snapshot",
+                     parse_constant=_reject_constant)
     snap = parse_utxo_snapshot(doc, file=file)
     if network is not None and snap.network != network:
         raise BadInput(f"the snapshot is for {snap.network}, the attestation for {network}", file=file,

@@ -68,6 +68,7 @@ class StoreWriter:
         fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
         self._stage_path = self.path.with_name(self.path.name + ".stage")
+        os.close(os.open(self._stage_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # staged rows: private
         self.db = sqlite3.connect(self.path, isolation_level=None)
         for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-200000"):
             self.db.execute(f"PRAGMA {pragma}")

@@ -1,0 +1,206 @@
+"""Defects found by trying `por` as a hostile user would (issue 18), each a regression test.
+
+1. A build killed with SIGKILL leaves no world-readable private data, and the next build removes what the
+   dead one left (staging directory 0700, staged rows 0600, stale staging directories of the same output
+   path removed).
+2. A deeply nested JSON document is bad input (exit 2, one line naming the file and the limit, no
+   traceback) for every command that reads one.
+3. An oversized document is refused before it is read (exit 2, quickly, in little memory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from por.core.fileio import JSON_LIMITS, MAX_JSON_DEPTH, read_json
+from por.core.errors import BadInput
+from por.demo.examples import write_example
+
+from .conftest import SECRET
+
+POR = [sys.executable, "-m", "por"]
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def run(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*POR, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- 1. a killed build
+
+
+@pytest.fixture(scope="module")
+def big_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, float]:
+    """A 200k-row ledger and how long a whole build of it takes here (the kills are timed against it)."""
+    d = tmp_path_factory.mktemp("big")
+    write_example(d, users=200_000, assets=2, buckets=2)
+    secret = d / "secret.key"
+    secret.write_text(SECRET.hex() + "\n")
+    secret.chmod(0o600)
+    t = time.monotonic()
+    r = run("build", "--config", d / "snapshot.toml", "--ledger", d / "ledger.csv", "--out", d / "once",
+            "--secret", secret, "--json")
+    assert r.returncode == 0, r.stderr
+    return d / "snapshot.toml", d / "ledger.csv", secret, time.monotonic() - t
+
+
+def _staging_dirs(parent: Path, name: str) -> list[Path]:
+    return sorted(parent.glob(f".{name}.*.partial"))
+
+
+def _assert_private(staging: Path) -> None:
+    assert stat.S_IMODE(staging.stat().st_mode) == 0o700, staging
+    for f in staging.rglob("*"):
+        if f.is_file() and f.name != "snapshot.json":  # everything else there is private
+            assert stat.S_IMODE(f.stat().st_mode) & 0o077 == 0, f"{f} is readable by others"
+
+
+@pytest.mark.parametrize("moment", [0.2, 0.5, 0.85])
+def test_killed_build_leaves_no_readable_private_data_and_the_rerun_cleans_up(big_inputs, tmp_path: Path,
+                                                                            moment: float) -> None:
+    """kill -9 at 20 %, 50 % and 85 % of a build's run time (reading, hashing, writing the store)."""
+    config, ledger, secret, duration = big_inputs
+    out = tmp_path / "snap"
+    proc = subprocess.Popen([*POR, "build", "--config", str(config), "--ledger", str(ledger), "--out", str(out),
+                             "--secret", str(secret), "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(moment * duration)
+    assert proc.poll() is None, "the build finished before the kill"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "a killed build must not leave its output visible"
+    left = _staging_dirs(tmp_path, "snap")
+    if moment >= 0.5:  # by then the build is writing into its staging directory, which SIGKILL cannot clean
+        assert left, "expected the killed build's staging directory"
+    for staging in left:
+        _assert_private(staging)
+    r = run("build", "--config", config, "--ledger", ledger, "--out", out, "--secret", secret, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["ok"] and (out / "snapshot.json").is_file()
+    assert _staging_dirs(tmp_path, "snap") == [], "the re-run must remove the dead build's staging directory"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "store.sqlite").stat().st_mode) == 0o600
+    assert not (out / ".por-owner").exists() and not (out / "store.sqlite.stage").exists()
+
+
+def test_a_live_builds_staging_directory_is_kept(tmp_path: Path) -> None:
+    """Only dead owners' staging directories are removed: a concurrent run of the same path is left alone."""
+    from por.core.fileio import OWNER_FILE, remove_stale_staging
+
+    live = tmp_path / ".snap.live.partial"
+    dead = tmp_path / ".snap.dead.partial"
+    orphan = tmp_path / ".snap.orphan.partial"
+    for d in (live, dead, orphan):
+        d.mkdir()
+    (live / OWNER_FILE).write_text(f"{os.getppid()}\n")  # our parent: alive
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    (dead / OWNER_FILE).write_text(f"{child.pid}\n")  # exited
+    removed = remove_stale_staging(tmp_path, "snap")
+    assert sorted(removed) == sorted([dead, orphan]) and live.is_dir()
+
+
+# ---------------------------------------------------------------- 2. deep JSON, 3. huge files
+
+
+@pytest.fixture(scope="module")
+def docs(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A genuine proof, snapshot and signed log head/proof beside the hostile documents."""
+    d = tmp_path_factory.mktemp("hostile")
+    assert run("prove", built, "--account", "alice", "--out", d / "alice.json").returncode == 0
+    log = d / "log"
+    assert run("log", "init", "--log", log).returncode == 0
+    assert run("log", "append", built, "--log", log).returncode == 0
+    assert run("log", "head", "--log", log, "--out", d / "head.json").returncode == 0
+    sid = json.loads((built / "snapshot.json").read_text())["metadata"]["snapshot_id"]
+    assert run("log", "prove-inclusion", sid, "--log", log, "--out", d / "incl.json").returncode == 0
+    (d / "deep.json").write_text(DEEP)
+    (d / "reserves.json").write_text("{}")
+    return {"dir": d, "alice": d / "alice.json", "snapshot": built / "snapshot.json", "head": d / "head.json",
+            "incl": d / "incl.json", "deep": d / "deep.json", "log": log}
+
+
+def _commands(docs: dict[str, Path], hostile: Path) -> dict[str, list[object]]:
+    """Every command that reads a JSON document, with ``hostile`` in the place of one of them."""
+    return {
+        "verify proof": ["verify", hostile, "--snapshot", docs["snapshot"]],
+        "verify snapshot": ["verify", docs["alice"], "--snapshot", hostile],
+        "verify log head": ["verify", docs["alice"], "--snapshot", docs["snapshot"], "--log-head", hostile,
+                            "--log-proof", docs["incl"]],
+        "verify log proof": ["verify", docs["alice"], "--snapshot", docs["snapshot"], "--log-head", docs["head"],
+                             "--log-proof", hostile],
+        "solvency verify proof": ["solvency", "verify", hostile, "--snapshot", docs["snapshot"]],
+        "solvency verify reserves": ["solvency", "verify", docs["alice"], "--snapshot", docs["snapshot"],
+                                     "--reserves", hostile],
+        "reserves verify": ["reserves", "verify", "--snapshot", docs["snapshot"], "--reserves", hostile],
+        "log verify-consistency": ["log", "verify-consistency", hostile, "--old-head", docs["head"],
+                                   "--new-head", docs["head"]],
+        "export-verifier": ["export-verifier", hostile, "--out", docs["dir"] / "v.html"],
+        "zk verify": ["zk", "verify", docs["dir"], "--snapshot", hostile],
+    }
+
+
+@pytest.mark.parametrize("command", sorted(_commands({k: Path(k) for k in
+                                                      ("alice", "snapshot", "head", "incl", "dir")}, Path("x"))))
+def test_deeply_nested_json_is_bad_input_for_every_command(docs: dict[str, Path], command: str) -> None:
+    r = run(*_commands(docs, docs["deep"])[command])
+    assert r.returncode == 2, (command, r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "RecursionError" not in r.stderr + r.stdout, r.stderr
+    message = " ".join(r.stderr.split())  # rich wraps long lines
+    assert str(docs["deep"]) in message and f"deeper than {MAX_JSON_DEPTH} levels" in message, message
+
+
+def test_depth_limit_in_the_library(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.json"
+    ok.write_text("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    assert read_json(ok, "proof") is not None
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
+    with pytest.raises(BadInput, match=f"deeper than {MAX_JSON_DEPTH}"):
+        read_json(deep, "proof")
+    objects = tmp_path / "objects.json"
+    objects.write_text('{"a":' * 70 + "1" + "}" * 70)
+    with pytest.raises(BadInput, match="deeper"):
+        read_json(objects, "snapshot")
+
+
+def test_a_200_mb_proof_is_refused_before_it_is_read(docs: dict[str, Path], tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes(docs["alice"].read_bytes())
+    with open(big, "r+b") as fh:
+        fh.truncate(200 * 1024 * 1024)  # padded to 200 MB (sparse: costs no disk)
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        f"t = time.monotonic(); r = subprocess.run({[*POR, 'verify', str(big), '--snapshot', str(docs['snapshot'])]!r},"
+        " capture_output=True, text=True); dt = time.monotonic() - t\n"
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, dt)\n"
+        "sys.stderr.write(r.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    code, maxrss_kib, seconds = p.stdout.split()
+    assert int(code) == 2, p.stderr
+    assert int(maxrss_kib) < 150 * 1024, f"peak memory {int(maxrss_kib) // 1024} MiB"
+    message = " ".join(p.stderr.split())
+    assert f"at most {JSON_LIMITS['proof']} bytes" in message and "Traceback" not in message, message
+    assert float(seconds) < 10  # includes the interpreter's start; the refusal itself reads nothing
+
+
+def test_size_limits_per_document_kind(tmp_path: Path) -> None:
+    for what, limit in JSON_LIMITS.items():
+        f = tmp_path / f"{what}.json"
+        f.write_bytes(b"{}")
+        with open(f, "r+b") as fh:
+            fh.truncate(limit + 1)  # one byte over (sparse)
+        with pytest.raises(BadInput, match=f"at most {limit} bytes"):
+            read_json(f, what)
+    f = tmp_path / "at-limit.json"
+    f.write_bytes(b" " * (JSON_LIMITS["proof"] - 2) + b"{}")
+    assert read_json(f, "proof") == {}
