@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from por.core import encoding as enc
 from por.core.config import SnapshotConfig
-from por.core.jsondoc import expect_keys, parse_hex32
+from por.core.jsondoc import expect_keys, parse_hex32, parse_uint64
 from por.core.keys import SnapshotKeys
 from por.modes.values import BucketSummary, NodeCheck, Values, values_for
 from por.tree.sumtree import BuiltBucket, LeafScheme, Node, top_height
@@ -210,10 +210,8 @@ class Mode(ABC):
         return (parse_hex32(obj["hash"], file=file, field=f"{field}.hash"),
                 self.values.from_doc(obj, self.node_kind, self.parse_item, file=file, field=field))
 
-    @property
-    def parse_item(self) -> Callable[..., Any]:
-        """The parser of one item of a node's vector."""
-        raise NotImplementedError
+    parse_item: ClassVar[Callable[..., Any]] = staticmethod(parse_uint64)
+    """The parser of one item of a node's vector (``parse(value, *, file, field)``): a u64 sum by default."""
 
     def node_doc(self, node: tuple[bytes, Sequence[Any]]) -> dict[str, Any]:
         """A path node as published in a proof."""

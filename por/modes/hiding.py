@@ -20,7 +20,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -134,10 +134,6 @@ def _scalar_hex(r: int) -> str:
     return r.to_bytes(32, "big").hex()
 
 
-def _commit_hex(c: bytes) -> str:
-    return c.hex()
-
-
 class HidingLeaves:
     """Leaves hashed once their commitments are known; every level committed (in parallel for large trees)."""
 
@@ -203,7 +199,7 @@ class HidingMode(Mode):
     # ---------------------------------------------------------------- the snapshot document
 
     def bucket_doc(self, summary: BucketSummary) -> dict[str, Any]:
-        return self.values.to_doc("commitments", summary.commitments or (), _commit_hex)
+        return self.values.to_doc("commitments", summary.commitments or (), self.item_doc)
 
     @classmethod
     def bucket_keys(cls, layout: type[Values]) -> set[str]:
@@ -257,9 +253,7 @@ class HidingMode(Mode):
 
     # ---------------------------------------------------------------- inclusion proofs
 
-    @property
-    def parse_item(self) -> Callable[..., Any]:
-        return parse_commitment_hex
+    parse_item = staticmethod(parse_commitment_hex)
 
     @staticmethod
     def item_doc(value: Any) -> Any:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from por.core import encoding as enc
-from por.core.jsondoc import parse_uint64
 from por.core.keys import SnapshotKeys
 from por.core.progress import Progress
 from por.modes.base import EntryCheck, Mode, ProofSource
@@ -80,10 +79,6 @@ class PublicMode(Mode):
         return self.values.describe_figures()
 
     # ---------------------------------------------------------------- inclusion proofs
-
-    @property
-    def parse_item(self) -> Callable[..., Any]:
-        return parse_uint64
 
     def entry_doc(self, src: ProofSource, bucket: int, position: int, salt: bytes, own: Sequence[int],
                   path: Sequence[Node]) -> dict[str, Any]:
