@@ -788,10 +788,11 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     from por.core.config import load_config
     from por.core.fileio import canonical_json
     from por.snapshot.document import build_trees
-    from por.modes.zk import ZkParams
+    from por.zk.circuits import BATCH_MARGIN
+    from por.zk.setup import ZkParams
 
     config = load_config(MV / "snapshot.toml")
-    params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json", margin=True)
+    params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json", circuit=BATCH_MARGIN)
     snap, _, _ = build_trees(config, MV / "ledger.csv", SECRET, zk=params)
     assert canonical_json(snap.to_dict()) == (MV / "snapshot.json").read_bytes()
 
@@ -801,13 +802,14 @@ def test_library_build_with_a_fresh_setup_reproduces_snapshot_json(tmp_path: Pat
     ``build_snapshot`` writes the checked-in snapshot.json byte for byte (needs the node tools)."""
     from por.core.errors import ServiceUnavailable
     from por.snapshot.document import build_snapshot
-    from por.modes.zk import create_setup
+    from por.zk.circuits import BATCH_MARGIN
+    from por.zk.setup import create_setup
 
     try:
-        setup = create_setup(tmp_path / "setup", batch_height=1, assets=2, entropy=ENTROPY, margin=True)
+        setup = create_setup(tmp_path / "setup", batch_height=1, assets=2, entropy=ENTROPY, circuit=BATCH_MARGIN)
     except ServiceUnavailable as exc:
         pytest.fail(f"zk toolchain missing: {exc}", pytrace=False)
-    assert setup.params.digest.hex() == IM["vk_digest"] and setup.circuit == "BatchMargin"
+    assert setup.params.digest.hex() == IM["vk_digest"] and setup.circuit == BATCH_MARGIN
     build_snapshot(MV / "snapshot.toml", MV / "ledger.csv", tmp_path / "snap", secret=SECRET,
                    zk_setup=tmp_path / "setup")
     assert (tmp_path / "snap" / "snapshot.json").read_bytes() == (MV / "snapshot.json").read_bytes()

@@ -722,7 +722,7 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     from por.core.config import load_config
     from por.core.fileio import canonical_json
     from por.snapshot.document import build_trees
-    from por.modes.zk import ZkParams
+    from por.zk.setup import ZkParams
 
     config = load_config(MV / "snapshot.toml")
     params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json")

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from por.cli.app import app
 from por.core.errors import BadInput, ServiceUnavailable
 from por.zk import batch as zb
-from por.modes.zk import ZkParams, batch_proof_path, load_setup
+from por.zk.setup import ZkParams, load_setup
+from por.modes.zk import batch_proof_path
 
 ENTROPY = "por/v1 zk test vectors"  # as tests/test_zk.py: reuses its cached phase 1 and phase 2
 SECRET_HEX = "00" * 31 + "07"
@@ -61,7 +62,7 @@ def run(*args: object):
 
 @pytest.fixture(scope="module")
 def zk_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from por.modes.zk import create_setup
+    from por.zk.setup import create_setup
 
     out = tmp_path_factory.mktemp("zksetup") / "setup"
     try:

@@ -48,14 +48,15 @@ def setup_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Compile Batch(k, A) (or BatchMargin(k, A) with --margin) and set it up: a local testing setup (--entropy) or a ceremony's key (--zkey)."""
-    from por.modes.zk import create_setup
+    from por.zk.circuits import circuit_for
+    from por.zk.setup import create_setup
 
     def body() -> None:
         cli = _cli()
         with cli.err.status("compiling the circuit and running the setup (minutes for large batches)",
                             spinner="dots") if cli.err.is_terminal and not as_json else _nullcontext():
             made = create_setup(out_dir, batch_height=batch_height, assets=assets, entropy=entropy, zkey=zkey,
-                                ptau=ptau, cache_dir=cache, margin=margin)
+                                ptau=ptau, cache_dir=cache, circuit=circuit_for(margin))
         doc = {"ok": True, "out": str(out_dir), **made.to_dict()}
         if as_json:
             cli._emit_json(doc)

@@ -15,9 +15,8 @@ snapshot's own integer factors (taken from its margin metadata, never from a pro
 
 This module holds what the rest of ``por`` needs of that mode:
 
-* :class:`ZkParams` -- ``k`` and the verifying key, as published in ``snapshot.json``;
-* :class:`ZkSetup` / :func:`create_setup` / :func:`load_setup` -- a setup directory
-  (``por zk setup``): the compiled circuit, proving key and verifying key;
+* (``ZkParams``, ``ZkSetup``, ``create_setup``, ``load_setup`` -- the public parameters and setup
+  directories -- live in :mod:`por.zk.setup`);
 * :func:`batch_hash_levels` -- the Poseidon levels of a bucket's batches (build time);
 * :func:`prove_snapshot` -- ``por zk prove``: one proof file per batch, resumable;
 * :func:`verify_snapshot` -- ``por zk verify``: every batch proof (py_ecc) and the
@@ -26,7 +25,6 @@ This module holds what the rest of ``por`` needs of that mode:
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,203 +34,20 @@ import numpy as np
 
 from por.core import encoding as enc
 from por.core.errors import BadInput, VerificationFailed
-from por.core.fileio import atomic_directory, atomic_write_json, read_json
+from por.core.fileio import atomic_write_json, read_json
 from por.core.keys import Prf
 from por.zk import batch as zb
-from por.zk.groth16 import Proof, VerifyingKey, parse_proof, parse_verifying_key
+from por.zk.circuits import circuit_for, margin_value_base
+from por.zk.groth16 import Proof, parse_proof, parse_verifying_key
+from por.zk.setup import ZkParams, load_setup
 
 MODE_ZK = "zk"
-SETUP_FORMAT = "por-zk-setup"
 BATCH_PROOF_FORMAT = "por-zk-batch-proof"
 PROOFS_DIR = "zk"
 TAG_ZK_PROVE = enc.tag("zk-prove")
 PARALLEL_MIN_LEAVES = 4096
 
 Progress = Callable[[int], None]
-
-
-# ------------------------------------------------------------------ public parameters
-
-@dataclass(frozen=True)
-class ZkParams:
-    """What a zk-mode snapshot publishes about its batches: the batch height and the verifying key."""
-
-    batch_height: int
-    vkey: VerifyingKey
-    margin: bool = False
-    """``BatchMargin(k, A)`` batches (a margin snapshot, SPEC.md §17.26); not serialised: the key's
-    ``nPublic`` (``1 + 4A`` against ``1 + A``) and the snapshot's version say which."""
-
-    @property
-    def digest(self) -> bytes:
-        """The verifying key's digest (SPEC.md §16.7), bound into the snapshot root."""
-        return self.vkey.digest()
-
-    @property
-    def binding(self) -> tuple[int, bytes]:
-        """``(k, vkey digest)``: what :func:`por.core.encoding.root_preimage` appends in zk mode."""
-        return self.batch_height, self.digest
-
-    @property
-    def batch_size(self) -> int:
-        return 1 << self.batch_height
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"batch_height": self.batch_height, "verification_key": self.vkey.to_json()}
-
-    @classmethod
-    def from_dict(cls, doc: Any, n_assets: int, *, file: str, field: str = "zk", margin: bool = False) -> ZkParams:
-        """Parse the ``zk`` object of a snapshot or proof: ``k`` in 0..20 and a strict snarkjs key for
-        ``1 + A`` signals (``1 + 4A`` for a margin snapshot, whose batches are ``BatchMargin(k, A)``)."""
-        if not isinstance(doc, dict) or set(doc) != {"batch_height", "verification_key"}:
-            raise BadInput("must be an object with exactly batch_height and verification_key", file=file, field=field)
-        k = doc["batch_height"]
-        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= zb.MAX_K:
-            raise BadInput(f"must be an integer 0..{zb.MAX_K}", file=file, field=f"{field}.batch_height")
-        try:
-            vkey = parse_verifying_key(doc["verification_key"], source=file)
-        except BadInput as exc:
-            raise BadInput(exc.reason, file=file, field=f"{field}.verification_key"
-                           + (f".{exc.field}" if exc.field else "")) from None
-        expected = n_public(n_assets, margin)
-        if vkey.n_public != expected:
-            raise BadInput(f"key has {vkey.n_public} public signals; a {'margin ' if margin else ''}batch of "
-                           f"{n_assets} assets has {expected}", file=file, field=f"{field}.verification_key.nPublic")
-        params = cls(k, vkey, margin)
-        if params.to_dict() != doc:
-            raise BadInput("is not in canonical form", file=file, field=field)
-        return params
-
-
-def n_public(n_assets: int, margin: bool) -> int:
-    """Public signals of a batch proof: ``1 + A`` for ``Batch(k, A)``, ``1 + 4A`` for ``BatchMargin(k, A)``."""
-    return 1 + 4 * n_assets if margin else 1 + n_assets
-
-
-def circuit_name(margin: bool) -> str:
-    return "BatchMargin" if margin else "Batch"
-
-
-# ------------------------------------------------------------------ setup directories
-
-@dataclass(frozen=True)
-class ZkSetup:
-    """A setup directory written by ``por zk setup``: circuit, proving key (zkey), verifying key."""
-
-    directory: Path
-    batch_height: int
-    assets: int
-    testing_only: bool
-    params: ZkParams
-
-    @property
-    def margin(self) -> bool:
-        """Whether this is a ``BatchMargin(k, A)`` setup (for margin snapshots, SPEC.md §17.26)."""
-        return self.params.margin
-
-    @property
-    def circuit(self) -> str:
-        """``"Batch"`` or ``"BatchMargin"``."""
-        return circuit_name(self.margin)
-
-    def circuit_setup(self) -> Any:
-        """The :class:`por.zk.toolchain.CircuitSetup` to prove with (needs the node tools)."""
-        from por.zk import toolchain as tc
-
-        circuit_dir = self.directory / "circuit"
-        info = tc.read_r1cs_info(circuit_dir / "main.r1cs")
-        return tc.CircuitSetup(tc.CompiledCircuit(self.batch_height, self.assets, circuit_dir, info, self.margin),
-                               self.directory)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": SETUP_FORMAT, "version": enc.FORMAT_VERSION, "circuit": self.circuit,
-                "batch_height": self.batch_height, "assets": self.assets, "testing_only": self.testing_only,
-                "vkey_digest": self.params.digest.hex()}
-
-
-def create_setup(
-    out_dir: Path,
-    *,
-    batch_height: int,
-    assets: int,
-    entropy: str | None = None,
-    zkey: Path | None = None,
-    ptau: Path | None = None,
-    cache_dir: Path | None = None,
-    margin: bool = False,
-) -> ZkSetup:
-    """Compile ``Batch(k, A)`` (``margin``: ``BatchMargin(k, A)``) and set it up into the new directory ``out_dir``.
-
-    Without ``zkey`` this is the **local, testing-only** setup of SPEC.md §16.8 (deterministic from
-    ``entropy``; anyone who knows it can forge proofs). With ``zkey`` (the final key of a phase-2
-    ceremony) and ``ptau`` (its phase-1 file), ``snarkjs zkey verify`` checks the key against the
-    circuit first. Compiled circuits and local phase-1 files are cached in ``cache_dir``.
-    """
-    from por.zk import toolchain as tc
-
-    if not 0 <= batch_height <= zb.MAX_K:
-        raise BadInput(f"batch height must be 0..{zb.MAX_K}", field="batch-height")
-    max_assets = zb.MARGIN_MAX_ASSETS if margin else zb.MAX_ASSETS
-    if not 1 <= assets <= max_assets:
-        raise BadInput(f"the {circuit_name(margin)} circuit takes 1..{max_assets} assets", field="assets")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise BadInput("output directory exists and is not empty", file=str(out_dir))
-    if (zkey is None) == (entropy is None):
-        raise BadInput("give either --entropy (local testing setup) or --zkey (a ceremony's key)", field="zkey")
-    if ptau is not None and zkey is None:
-        raise BadInput("--ptau verifies a ceremony --zkey; a local setup makes its own", field="ptau")
-    tools = tc.find_tools()
-    cache = Path(cache_dir) if cache_dir is not None else tc.default_cache_dir()
-    with atomic_directory(out_dir) as stage:
-        if zkey is None:
-            made = tc.setup_batch(batch_height, assets, entropy, cache, tools=tools,  # type: ignore[arg-type]
-                                  margin=margin)
-            circuit = made.circuit
-            shutil.copyfile(made.zkey, stage / "circuit_final.zkey")
-            shutil.copyfile(made.vkey_path, stage / "verification_key.json")
-        else:
-            circuit = tc.compile_batch(batch_height, assets, cache, tools=tools, margin=margin)
-            tc.import_setup(circuit, zkey, stage, ptau=ptau, tools=tools)
-        target = stage / "circuit"
-        (target / "main_js").mkdir(parents=True)
-        shutil.copyfile(circuit.r1cs, target / "main.r1cs")
-        shutil.copyfile(circuit.sym, target / "main.sym")
-        for f in circuit.wasm.parent.iterdir():
-            if f.is_file():
-                shutil.copyfile(f, target / "main_js" / f.name)
-        vkey = parse_verifying_key(read_json(stage / "verification_key.json", "verification key"),
-                                   source=str(out_dir / "verification_key.json"))
-        setup = ZkSetup(out_dir, batch_height, assets, zkey is None, ZkParams(batch_height, vkey, margin))
-        atomic_write_json(stage / "setup.json", setup.to_dict())
-    return setup
-
-
-def load_setup(directory: Path) -> ZkSetup:
-    """Read a setup directory (``setup.json`` + ``verification_key.json``), checking they agree."""
-    directory = Path(directory)
-    meta_path = directory / "setup.json"
-    doc = read_json(meta_path, "zk setup")
-    keys = {"format", "version", "circuit", "batch_height", "assets", "testing_only", "vkey_digest"}
-    if not isinstance(doc, dict) or set(doc) != keys or doc["format"] != SETUP_FORMAT:
-        raise BadInput(f"not a {SETUP_FORMAT} document (write one with `por zk setup`)", file=str(meta_path))
-    if doc["version"] != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported version {doc['version']!r}", file=str(meta_path), field="version")
-    if doc["circuit"] not in ("Batch", "BatchMargin"):
-        raise BadInput("must be \"Batch\" or \"BatchMargin\"", file=str(meta_path), field="circuit")
-    margin = doc["circuit"] == "BatchMargin"
-    k, assets = doc["batch_height"], doc["assets"]
-    max_assets = zb.MARGIN_MAX_ASSETS if margin else zb.MAX_ASSETS
-    for name, v, hi in (("batch_height", k, zb.MAX_K), ("assets", assets, max_assets)):
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= hi:
-            raise BadInput(f"must be an integer 0..{hi}", file=str(meta_path), field=name)
-    vk_path = directory / "verification_key.json"
-    vkey = parse_verifying_key(read_json(vk_path, "verification key"), source=str(vk_path))
-    params = ZkParams(k, vkey, margin)
-    if vkey.n_public != n_public(assets, margin) or params.digest.hex() != doc["vkey_digest"]:
-        raise BadInput("verification_key.json does not match setup.json (digest or signal count)",
-                       file=str(vk_path))
-    return ZkSetup(directory, k, assets, bool(doc["testing_only"]), params)
 
 
 # ------------------------------------------------------------------ building
@@ -417,8 +232,8 @@ class ProveResult:
 
 
 def _batch_leaves(store: Any, bucket: int, batch: int, k: int, n_assets: int,
-                  margin: bool = False) -> list[zb.BatchLeaf] | list[zb.MarginLeaf]:
-    """The circuit inputs of one batch from the store: ``BatchLeaf``s, or ``MarginLeaf``s with ``margin``."""
+                  margin: bool = False) -> list[zb.BatchLeaf]:
+    """The circuit inputs of one batch from the store: ``BatchLeaf``s (with ``margin``: of ``E ‖ D``)."""
     fields = store.zk_fields(bucket, batch << k, 1 << k)
     sums = store.leaf_sums(bucket, batch << k, 1 << k, 2 * n_assets if margin else n_assets)
     out: list = []
@@ -426,17 +241,16 @@ def _batch_leaves(store: Any, bucket: int, batch: int, k: int, n_assets: int,
         account = int.from_bytes(fields[64 * i : 64 * i + 32], "big")
         salt = int.from_bytes(fields[64 * i + 32 : 64 * i + 64], "big")
         row = tuple(sums[i])
-        out.append(zb.MarginLeaf(account, salt, row[:n_assets], row[n_assets:]) if margin
-                   else zb.BatchLeaf(account, salt, row))
+        out.append(zb.BatchLeaf(account, salt, row))
     return out
 
 
-def _check_margin_batch(leaves: Sequence[zb.MarginLeaf], factors: tuple[Sequence[int], Sequence[int]],
+def _check_margin_batch(leaves: Sequence[zb.BatchLeaf], factors: tuple[Sequence[int], Sequence[int]],
                         bucket_id: str, batch: int, k: int, margin: Any) -> None:
     """Refuse, before any node process starts, a batch the circuit cannot prove: a leaf with
     ``value_base < 0`` (SPEC.md §17.4) -- a store that does not follow the per-account rule."""
     for i, leaf in enumerate(leaves):
-        value = zb.margin_value_base(leaf, *factors)
+        value = margin_value_base(leaf, *factors)
         if value < 0:
             raise BadInput(f"leaf {(batch << k) + i} of bucket {bucket_id!r} (batch {batch}) has base collateral "
                            f"value {margin.format_value(value)} quote units < 0: the margin batch circuit cannot "
@@ -461,7 +275,7 @@ def prove_snapshot(
     import time
 
     from por.proofs.inclusion import Prover
-    from por.zk import toolchain as tc
+    from por.zk.prover import prove_batches
 
     snapshot_dir = Path(snapshot_dir)
     prover = Prover(snapshot_dir)
@@ -477,7 +291,7 @@ def prove_snapshot(
         n = len(symbols)
         margin = snap.config.margin
         n_values = 2 * n if margin is not None else n
-        if setup.margin != (margin is not None):
+        if setup.circuit != circuit_for(margin is not None):
             raise BadInput(f"a {setup.circuit} setup cannot prove a {'margin' if margin else 'version 1'} snapshot",
                            file=str(setup.directory))
         todo: list[tuple[int, int, Path]] = []  # (bucket position, batch, proof file) still to prove
@@ -515,14 +329,11 @@ def prove_snapshot(
                     _check_margin_batch(leaves, factors, snap.buckets[bi].id, j, k, margin)
                 yield leaves, prove_seed(nonce, snap.root, snap.buckets[bi].id, j)
 
-        if factors is not None:
-            stream = tc.prove_margin_batches(circuit_setup, batches(), *factors)
-        else:
-            stream = tc.prove_batches(circuit_setup, batches())
+        stream = prove_batches(circuit_setup, batches(), factors=factors)
         for (bi, j, path), proved in zip(todo, stream):
             summary = snap.buckets[bi]
             node_hash, node_sums = prover.store.node(bi, k, j, n_values)
-            sums = (list(proved.equity_sums) + list(proved.debt_sums)) if factors is not None else list(proved.sums)
+            sums = list(proved.sums)
             if zb.field_to_bytes32(proved.root) != node_hash or sums != node_sums:
                 raise BadInput(f"store is inconsistent: batch {j} of bucket {summary.id!r} proves another root",
                                file=str(prover.store.path))
@@ -589,18 +400,12 @@ def verify_batch(params: ZkParams, proof: Proof, root: int, sums: Sequence[int],
     ``factors`` (``f_eq``, ``f_debt``) must come from the snapshot's own margin metadata.
     Raises :class:`VerificationFailed`.
     """
-    if params.margin != (factors is not None):
-        raise ValueError("a margin batch is verified with the snapshot's factors, a plain batch without")
-    if factors is None:
-        zb.verify_batch_proof(params.vkey, proof, root, sums)
-        return
-    n = len(sums) // 2
-    zb.verify_margin_batch_proof(params.vkey, proof, root, sums[:n], sums[n:], *factors)
+    params.circuit.verify(params.vkey, proof, root, sums, factors)  # ValueError: factors missing or superfluous
 
 
-def _verify_worker(args: tuple[dict, bool, int, Any, int, tuple[int, ...], Any]) -> str | None:
-    vk_doc, margin, k, proof_doc, root, sums, factors = args
-    params = ZkParams(k, parse_verifying_key(vk_doc), margin)
+def _verify_worker(args: tuple[dict, Any, int, Any, int, tuple[int, ...], Any]) -> str | None:
+    vk_doc, circuit, k, proof_doc, root, sums, factors = args
+    params = ZkParams(k, parse_verifying_key(vk_doc), circuit)
     try:
         verify_batch(params, parse_proof(proof_doc), root, sums, factors)
     except VerificationFailed as exc:
@@ -642,7 +447,7 @@ def verify_snapshot(
     for bi, summary in enumerate(snap.buckets):
         count = 1 << (summary.height - k)
         nodes: list[tuple[bytes, list[int]]] = []
-        checks: list[tuple[dict, bool, int, Any, int, tuple[int, ...], Any]] = []
+        checks: list[tuple[dict, Any, int, Any, int, tuple[int, ...], Any]] = []
         checked: list[int] = []
         problems: list[str] = []
         for j in range(count):
@@ -663,7 +468,7 @@ def verify_snapshot(
                 problems.append(f"{where}: the document names snapshot {doc.snapshot_root.hex()[:16]}…, bucket "
                                 f"{doc.bucket!r}, batch {doc.batch}")
             nodes.append((zb.field_to_bytes32(doc.root), list(doc.sums)))
-            checks.append((vk_doc, margin is not None, k, doc.proof.to_json(), doc.root, doc.sums, factors))
+            checks.append((vk_doc, snap.zk.circuit, k, doc.proof.to_json(), doc.root, doc.sums, factors))
             checked.append(j)
         verdicts = _run_checks(checks, jobs, progress)
         for j, verdict in zip(checked, verdicts):

@@ -724,10 +724,12 @@ def _verify(
     margin = config.margin
     zk = None
     if zk_mode:
-        from por.modes.zk import ZkParams, verify_entry_batch
+        from por.modes.zk import verify_entry_batch
+        from por.zk.circuits import circuit_for
+        from por.zk.setup import ZkParams
 
         zk = ZkParams.from_dict(snap_doc["zk"], len(config.assets), file=file, field="snapshot.zk",
-                                margin=margin is not None)
+                                circuit=circuit_for(margin is not None))
     claimed_root = parse_hex32(snap_doc["root"], file=file, field="snapshot.root")
     account = doc["account_id"]
     if not isinstance(account, str) or not account:

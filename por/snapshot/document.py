@@ -138,7 +138,7 @@ class Snapshot:
     buckets: tuple[BucketSummary, ...]
     root: bytes
     mode: str = MODE_PUBLIC
-    zk: Any = None  # zk mode: the por.modes.zk.ZkParams (batch height, verifying key) bound in the root
+    zk: Any = None  # zk mode: the por.zk.setup.ZkParams (batch height, verifying key) bound in the root
 
     @property
     def hiding(self) -> bool:
@@ -247,7 +247,7 @@ def compute_root(
 ) -> tuple[bytes, list]:
     """Snapshot root and top vector from the metadata and the bucket summaries (SPEC.md §5, §15.2, §16.10).
 
-    ``zk`` (zk mode only) is the :class:`por.modes.zk.ZkParams` whose batch height and key digest the root binds.
+    ``zk`` (zk mode only) is the :class:`por.zk.setup.ZkParams` whose batch height and key digest the root binds.
     With margin (``config.margin``) the vectors are equity ‖ debt (values in public mode, commitments in
     hiding mode) and the root is version 2 (SPEC.md §17.8, §17.16).
     """
@@ -356,9 +356,10 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
     root = parse_hex32(doc["root"], file=file, field="root")
     zk = None
     if mode == MODE_ZK:
-        from por.modes.zk import ZkParams
+        from por.zk.circuits import circuit_for
+        from por.zk.setup import ZkParams
 
-        zk = ZkParams.from_dict(doc["zk"], len(config.assets), file=file, margin=margin)
+        zk = ZkParams.from_dict(doc["zk"], len(config.assets), file=file, circuit=circuit_for(margin))
     raw = doc["buckets"]
     if not isinstance(raw, list) or [b.get("id") if isinstance(b, dict) else None for b in raw] != list(config.bucket_ids):
         raise BadInput("buckets must list every metadata bucket once, in canonical order", file=file, field="buckets")
@@ -526,7 +527,7 @@ def build_trees(
     None for the default (room for twice each bucket's rows). ``on_row(bucket, idx,
     account, salt, line)`` sees each row (the store writer uses it). ``hiding`` builds
     Pedersen-committed trees (SPEC.md §15), using ``jobs`` processes for large ones;
-    ``zk`` (a :class:`por.modes.zk.ZkParams`) builds zk-mode trees whose lowest levels are
+    ``zk`` (a :class:`por.zk.setup.ZkParams`) builds zk-mode trees whose lowest levels are
     Poseidon batches of ``2^zk.batch_height`` leaves (SPEC.md §16.10).
     The returned snapshot knows the totals even in hiding mode (the exchange's copy);
     its :meth:`Snapshot.to_dict` publishes only commitments.
@@ -537,7 +538,7 @@ def build_trees(
     through: it exists only so tests can build the attack fixtures users must catch.
     """
     rep = reporter or _Quiet()
-    if zk is not None and zk.margin != (config.margin is not None):
+    if zk is not None and zk.circuit.public_factors != (config.margin is not None):
         raise BadInput("a margin config (with [prices]) is built with a BatchMargin setup (`por zk setup --margin`), "
                        "any other config with a Batch setup", field="zk")
     keys = SnapshotKeys.from_master(secret)
@@ -618,13 +619,14 @@ def build_snapshot(
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
     zk = None
     if zk_setup is not None:
-        from por.modes.zk import load_setup
+        from por.zk.circuits import circuit_for
+        from por.zk.setup import load_setup
 
         setup = load_setup(zk_setup)
         if setup.assets != len(config.assets):
             raise BadInput(f"the zk setup is for {setup.assets} assets, the config declares {len(config.assets)}",
                            file=str(zk_setup), field="assets")
-        if setup.margin != (config.margin is not None):
+        if setup.circuit != circuit_for(config.margin is not None):
             raise BadInput(f"the zk setup is a {setup.circuit} setup; "
                            + ("a config with [prices] (margin accounts) needs `por zk setup --margin`"
                               if config.margin is not None else "a config without [prices] needs a Batch setup "
