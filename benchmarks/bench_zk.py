@@ -34,7 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from por.zk import batch as zb  # noqa: E402
-from por.zk import toolchain as tc  # noqa: E402
+from por.zk import build, prover  # noqa: E402
+from por.zk import tools as zt  # noqa: E402
+from por.zk.circuits import BATCH_MARGIN, circuit_for  # noqa: E402
 
 ENTROPY = "por/v1 zk benchmark (testing only)"
 ANCHORS = [
@@ -64,7 +66,7 @@ def leaves_for(n: int, assets: int, seed: int) -> list[zb.BatchLeaf]:
 MARGIN_F_EQ, MARGIN_F_DEBT = 90, 100  # per asset: a 10% haircut at price 1 (SPEC.md §17.3 factors)
 
 
-def margin_leaves_for(n: int, assets: int, seed: int) -> list[zb.MarginLeaf]:
+def margin_leaves_for(n: int, assets: int, seed: int) -> list[zb.BatchLeaf]:
     """Leaves with equity and a debt of at most 90% of it in every asset (every leaf passes the rule)."""
     rng = random.Random(seed)
     cap = (1 << 64) // n
@@ -72,13 +74,14 @@ def margin_leaves_for(n: int, assets: int, seed: int) -> list[zb.MarginLeaf]:
     for i in range(n):
         equity = tuple(rng.randrange(cap) for _ in range(assets))
         debt = tuple(rng.randrange(e * MARGIN_F_EQ // MARGIN_F_DEBT + 1) for e in equity)
-        out.append(zb.MarginLeaf.for_account("bench", "main", f"user{i}", rng.randbytes(32), equity, debt))
+        out.append(zb.BatchLeaf.for_account("bench", "main", f"user{i}", rng.randbytes(32),
+                                            BATCH_MARGIN.join_values(equity, debt)))
     return out
 
 
 def cached_ptau(cache: Path, power: int) -> Path | None:
     """The smallest cached benchmark phase-1 file of at least ``power``."""
-    pattern = re.compile(rf"pot(\d+)_{tc.entropy_id(ENTROPY)}\.ptau")
+    pattern = re.compile(rf"pot(\d+)_{build.entropy_id(ENTROPY)}\.ptau")
     found = sorted((int(m.group(1)), p) for p in (cache / "ptau").glob("pot*.ptau")
                    if (m := pattern.fullmatch(p.name)) and int(m.group(1)) >= power)
     return found[0][1] if found else None
@@ -101,7 +104,7 @@ def main() -> None:
     ap.add_argument("--step-timeout", type=float, default=6 * 3600.0,
                     help="seconds allowed per snarkjs step (the local phase 1 at 2^18 takes hours on 2 cores)")
     ap.add_argument("--reps", type=int, default=2, help="batches proved per configuration in one node process (the mean is reported)")
-    ap.add_argument("--cache", type=Path, default=tc.default_cache_dir(),
+    ap.add_argument("--cache", type=Path, default=zt.default_cache_dir(),
                     help="phase-1 files are cached here; circuits and phase 2 are rebuilt in a fresh subdirectory")
     a = ap.parse_args()
     a.cache.mkdir(parents=True, exist_ok=True)
@@ -112,17 +115,18 @@ def main() -> None:
 def run(a: argparse.Namespace, fresh: Path) -> None:
     """Compile and set up every configuration in ``fresh``, prove, verify, print the table."""
     sizes = [16] if a.quick else a.sizes
-    tools = tc.find_tools()
-    versions = tc.tool_versions()
+    tools = zt.find_tools()
+    versions = zt.tool_versions()
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, node "
-          f"{tc.node_version(tools)}, "
+          f"{zt.node_version(tools)}, "
           f"circom2 {versions['circom2']}, snarkjs {versions['snarkjs']}, circomlib {versions['circomlib']}")
 
+    kind = circuit_for(a.margin)
     circuits = {}
     for n in sizes:
         for assets in a.assets:
             t = time.perf_counter()
-            circuit = tc.compile_batch(zb.batch_height(n), assets, fresh, tools=tools, margin=a.margin)
+            circuit = build.compile_batch(zb.batch_height(n), assets, fresh, circuit=kind, tools=tools)
             circuits[n, assets] = (circuit, time.perf_counter() - t)
             print(f"# compiled {circuit.name} n={n} A={assets}: {circuit.info.n_constraints} constraints, 2^{circuit.info.power}",
                   flush=True)
@@ -130,7 +134,7 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
     ptau = cached_ptau(a.cache, power)
     if ptau is None:
         t = time.perf_counter()
-        ptau = tc.powers_of_tau(power, ENTROPY, a.cache, tools=tools, timeout=a.step_timeout)
+        ptau = build.powers_of_tau(power, ENTROPY, a.cache, tools=tools, timeout=a.step_timeout)
         print(f"# phase 1 (local powers of tau 2^{power}, one-time, testing only): {fmt_s(time.perf_counter() - t)}",
               flush=True)
     else:
@@ -140,29 +144,20 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
     print(HEADER, flush=True)
     for (n, assets), (circuit, compile_s) in circuits.items():
         t = time.perf_counter()
-        setup = tc.setup(circuit, ptau, ENTROPY, tools=tools, timeout=a.step_timeout)
+        setup = build.setup(circuit, ptau, ENTROPY, tools=tools, timeout=a.step_timeout)
         setup_s = time.perf_counter() - t
         jobs = lambda leaves: [(leaves, bytes([i]) * 32) for i in range(a.reps)]  # noqa: E731
         vk = setup.verifying_key()
-        if a.margin:
-            f_eq, f_debt = [MARGIN_F_EQ] * assets, [MARGIN_F_DEBT] * assets
-            mleaves = margin_leaves_for(n, assets, seed=n * 31 + assets)
-            hash_s, root = best(lambda: zb.margin_batch_root(mleaves), 1)
-            t = time.perf_counter()
-            runs = list(tc.prove_margin_batches(setup, jobs(mleaves), f_eq, f_debt, tools=tools))
-            prove_s = (time.perf_counter() - t) / a.reps
-            eq, de = zb.margin_batch_sums(mleaves)
-            assert runs[0].root == root and (list(runs[0].equity_sums), list(runs[0].debt_sums)) == (eq, de)
-            verify_s, _ = best(lambda: zb.verify_margin_batch_proof(vk, runs[0].proof, root, eq, de, f_eq, f_debt), 2)
-        else:
-            leaves = leaves_for(n, assets, seed=n * 31 + assets)
-            hash_s, root = best(lambda: zb.batch_root(leaves), 1)
-            # as `por zk prove` does: one node process for several batches (start-up paid once), seeded r, s
-            t = time.perf_counter()
-            runs = list(tc.prove_batches(setup, jobs(leaves), tools=tools))
-            prove_s = (time.perf_counter() - t) / a.reps
-            assert runs[0].root == root and list(runs[0].sums) == zb.batch_sums(leaves)
-            verify_s, _ = best(lambda: zb.verify_batch_proof(vk, runs[0].proof, root, zb.batch_sums(leaves)), 2)
+        factors = ([MARGIN_F_EQ] * assets, [MARGIN_F_DEBT] * assets) if a.margin else None
+        leaves = (margin_leaves_for if a.margin else leaves_for)(n, assets, seed=n * 31 + assets)
+        hash_s, root = best(lambda: zb.batch_root(leaves), 1)
+        # as `por zk prove` does: one node process for several batches (start-up paid once), seeded r, s
+        t = time.perf_counter()
+        runs = list(prover.prove_batches(setup, jobs(leaves), factors=factors, tools=tools))
+        prove_s = (time.perf_counter() - t) / a.reps
+        sums = zb.batch_sums(leaves)
+        assert runs[0].root == root and list(runs[0].sums) == sums
+        verify_s, _ = best(lambda: kind.verify(vk, runs[0].proof, root, sums, factors), 2)
         row = (f"| {n} | {assets} | {circuit.info.n_constraints} | {circuit.info.n_constraints / n:.0f} "
                f"| {fmt_s(compile_s)} | {fmt_s(setup_s)} | {fmt_s(prove_s)} | {prove_s / n * 1000:.1f} ms "
                f"| {fmt_s(verify_s)} | {fmt_s(hash_s)} "
@@ -183,7 +178,7 @@ def run(a: argparse.Namespace, fresh: Path) -> None:
         print(f"| *{name}* | | | | | | {span} ({machine}) | {per_user} | | {totals}|")
     print()
     print("prove = witness + groth16 prove in one node process for --reps batches (por zk prove's path: "
-          "tc.prove_batches, node start-up and key loading amortised), wall time / reps; totals = ceil(users / n) x (prove + Python Poseidon tree), one "
+          "prover.prove_batches, node start-up and key loading amortised), wall time / reps; totals = ceil(users / n) x (prove + Python Poseidon tree), one "
           "batch after another on this machine (anchors: their published per-batch time, same formula); "
           "py_ecc verify is pure Python.")
 

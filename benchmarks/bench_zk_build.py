@@ -26,7 +26,7 @@ from por.demo.examples import write_example  # noqa: E402
 from por.snapshot import build_trees  # noqa: E402
 from por.zk.groth16 import load_verifying_key  # noqa: E402
 from por.zk.poseidon import poseidon  # noqa: E402
-from por.modes.zk import ZkParams  # noqa: E402
+from por.zk.setup import ZkParams  # noqa: E402
 
 
 def main() -> None:

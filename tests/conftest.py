@@ -32,6 +32,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("zk"))
 
 
+def flat(text: str) -> str:
+    """CLI output with rich's line wrapping undone (runs of whitespace, newlines included, one space)."""
+    return " ".join(text.split())
+
+
 @pytest.fixture
 def example(tmp_path: Path) -> tuple[Path, Path]:
     """A private copy of examples/snapshot.toml and examples/ledger.csv."""

@@ -37,7 +37,7 @@ from por.proofs.solvency import parse_reserves, prove_solvency, reserves_doc, so
 from por.tree.store import Store
 from por.crypto.transcript import Transcript
 
-from .conftest import SECRET, VECTORS
+from .conftest import SECRET, VECTORS, flat
 from .test_hiding import _leaves, _mutate, _set
 from .test_pedersen import det_rng
 from .test_rangeproof import spec_verify as spec_range_verify
@@ -126,9 +126,6 @@ def mproofs(mh: Path) -> dict[str, dict]:
 def reserves(mh: Path) -> dict:
     return parse_reserves(RESERVES, load_snapshot(mh).config)
 
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 # ---------------------------------------------------------------- build, prove, verify through the CLI

@@ -33,12 +33,12 @@ from por.core.margin import collateral_value
 from por.modes.values import values_for
 from por.proofs.inclusion import Prover, verify_proof
 from por.reserves.segregation import Holding, check_segregation
-from por.snapshot import BucketSummary, Snapshot, build_snapshot, build_trees, compute_root, load_snapshot, \
+from por.snapshot import Snapshot, build_snapshot, build_trees, compute_root, load_snapshot, \
     snapshot_from_dict
 from por.tree.store import Store
 from por.tree.sumtree import parent as _parent
 
-from .conftest import EXAMPLES, SECRET, VECTORS
+from .conftest import EXAMPLES, SECRET, VECTORS, flat
 from .test_margin import ref_value
 from .test_vectors import hkdf, lp, sha, sums, tag
 
@@ -102,10 +102,6 @@ ROWS = {
     ("spot", "frank"): (1_000_000, 0, 12_500_000),
 }
 
-
-def flat(text: str) -> str:
-    """CLI output with rich's line wrapping undone."""
-    return " ".join(text.split())
 
 
 def write_inputs(tmp: Path, ledger: str, config: str = CONFIG) -> tuple[Path, Path, Path]:

@@ -743,7 +743,7 @@ def test_batch_file_tamperings_fail(tmp_path: Path, proven: dict, what: str) -> 
 def test_library_accepts_the_vectors(tmp_path: Path) -> None:
     from por.proofs.inclusion import verify_proof
     from por.snapshot import load_snapshot
-    from por.modes.zk import verify_snapshot
+    from por.proofs.batches import verify_snapshot
 
     snap = load_snapshot(MV / "snapshot.json")
     assert snap.root.hex() == IM["root"] and snap.zk.digest.hex() == IM["vk_digest"] and snap.version == 2
@@ -773,10 +773,10 @@ def test_library_rejects_tampered_vectors() -> None:
     doc = json.loads((MV / "zk" / "1" / "1.json").read_text())
     v1 = {**{k: v for k, v in doc.items() if k not in ("equity", "debt")}, "version": 1, "sums": doc["equity"]}
     with pytest.raises(BadInput):
-        parse_batch_proof(v1, snap.config.symbols, file="1.json", margin=True)
+        parse_batch_proof(v1, snap.scheme.values, file="1.json")
     with pytest.raises(BadInput, match="version"):
-        parse_batch_proof({**doc, "version": 1}, snap.config.symbols, file="1.json", margin=True)
-    parsed = parse_batch_proof(doc, snap.config.symbols, file="1.json", margin=True)
+        parse_batch_proof({**doc, "version": 1}, snap.scheme.values, file="1.json")
+    parsed = parse_batch_proof(doc, snap.scheme.values, file="1.json")
     f_eq, f_debt = list(snap.config.margin.f_eq), list(snap.config.margin.f_debt)
     f_eq[0] += 1
     with pytest.raises(VerificationFailed):
@@ -788,10 +788,11 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     from por.core.config import load_config
     from por.core.fileio import canonical_json
     from por.snapshot import build_trees
-    from por.modes.zk import ZkParams
+    from por.zk.circuits import BATCH_MARGIN
+    from por.zk.setup import ZkParams
 
     config = load_config(MV / "snapshot.toml")
-    params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json", margin=True)
+    params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json", circuit=BATCH_MARGIN)
     snap, _, _ = build_trees(config, MV / "ledger.csv", SECRET, zk=params)
     assert canonical_json(snap.to_dict()) == (MV / "snapshot.json").read_bytes()
 
@@ -801,13 +802,14 @@ def test_library_build_with_a_fresh_setup_reproduces_snapshot_json(tmp_path: Pat
     ``build_snapshot`` writes the checked-in snapshot.json byte for byte (needs the node tools)."""
     from por.core.errors import ServiceUnavailable
     from por.snapshot import build_snapshot
-    from por.modes.zk import create_setup
+    from por.zk.circuits import BATCH_MARGIN
+    from por.zk.setup import create_setup
 
     try:
-        setup = create_setup(tmp_path / "setup", batch_height=1, assets=2, entropy=ENTROPY, margin=True)
+        setup = create_setup(tmp_path / "setup", batch_height=1, assets=2, entropy=ENTROPY, circuit=BATCH_MARGIN)
     except ServiceUnavailable as exc:
         pytest.fail(f"zk toolchain missing: {exc}", pytrace=False)
-    assert setup.params.digest.hex() == IM["vk_digest"] and setup.circuit == "BatchMargin"
+    assert setup.params.digest.hex() == IM["vk_digest"] and setup.circuit == BATCH_MARGIN
     build_snapshot(MV / "snapshot.toml", MV / "ledger.csv", tmp_path / "snap", secret=SECRET,
                    zk_setup=tmp_path / "setup")
     assert (tmp_path / "snap" / "snapshot.json").read_bytes() == (MV / "snapshot.json").read_bytes()

@@ -701,7 +701,7 @@ def test_cheap_tamperings_fail(snapshot_doc: dict, alice: dict, tmp_path: Path, 
 def test_library_accepts_the_vectors(tmp_path: Path) -> None:
     from por.proofs.inclusion import verify_proof
     from por.snapshot import load_snapshot
-    from por.modes.zk import verify_snapshot
+    from por.proofs.batches import verify_snapshot
 
     snap = load_snapshot(MV / "snapshot.json")
     assert snap.root.hex() == IM["root"] and snap.zk.digest.hex() == IM["vk_digest"]
@@ -722,7 +722,7 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     from por.core.config import load_config
     from por.core.fileio import canonical_json
     from por.snapshot import build_trees
-    from por.modes.zk import ZkParams
+    from por.zk.setup import ZkParams
 
     config = load_config(MV / "snapshot.toml")
     params = ZkParams.from_dict(snapshot_doc["zk"], len(config.assets), file="snapshot.json")

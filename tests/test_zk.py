@@ -11,7 +11,7 @@ Two halves:
   forged witnesses and wrong claims cannot produce a verifying proof, and the two verifiers agree.
 
 The local phase-1 file (``powers_of_tau``, about 2.5 minutes at 2^12 on 2 cores) is cached in
-``toolchain.default_cache_dir()`` (``build/zk`` or ``$POR_ZK_CACHE``) and reused by later runs; the
+``tools.default_cache_dir()`` (``build/zk`` or ``$POR_ZK_CACHE``) and reused by later runs; the
 circuit and its phase 2 are rebuilt in a tmp dir every run (about 25 s).
 """
 
@@ -34,7 +34,9 @@ from py_ecc.optimized_bn128 import FQ2, G1, G2, add, b2, field_modulus, normaliz
 from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.zk import batch as zb
 from por.zk import groth16 as g16
-from por.zk import toolchain as tc
+from por.zk import build, prover
+from por.zk.circuits import BATCH
+from por.zk import tools as zt
 from por.zk import witness as zw
 from por.zk.poseidon import P, params, permute, poseidon
 
@@ -152,7 +154,7 @@ def test_levels_paths_and_padding() -> None:
     levels = zb.batch_levels([leaf.hash for leaf in leaves])
     assert [len(level) for level in levels] == [8, 4, 2, 1]
     assert levels[1][2] == poseidon([levels[0][4], levels[0][5]])
-    assert levels[0][0] == poseidon([leaves[0].account, leaves[0].salt, *leaves[0].balances])
+    assert levels[0][0] == poseidon([leaves[0].account, leaves[0].salt, *leaves[0].values])
     for i in range(8):
         path = zb.batch_path(levels, i)
         assert zb.root_from_path(levels[0][i], i, path) == levels[-1][0]
@@ -162,7 +164,7 @@ def test_levels_paths_and_padding() -> None:
         with pytest.raises(ValueError):
             zb.batch_levels([1] * n)
     with pytest.raises(ValueError):
-        zb.public_signals(1, [U64])
+        BATCH.public_signals(1, [U64])
 
 
 # ================================================================= checked-in vectors (no node)
@@ -178,7 +180,7 @@ def test_vectors_python_equals_circuit() -> None:
     assert vec["leaves"] == described
     levels = zb.batch_levels([leaf.hash for leaf in leaves])
     assert vec["levels"] == [[str(v) for v in level] for level in levels]
-    assert load("input.json") == zb.witness_input(leaves)
+    assert load("input.json") == BATCH.witness_input(leaves)
     root, sums = levels[-1][0], zb.batch_sums(leaves)
     assert sums == [U64 - 1, U64 - 1]
     assert load("public.json") == [str(root), *map(str, sums)]
@@ -196,7 +198,7 @@ def stored() -> tuple[g16.VerifyingKey, g16.Proof, list[int]]:
 def test_stored_proof_verifies(stored) -> None:
     vk, proof, public = stored
     g16.verify(vk, proof, public)
-    zb.verify_batch_proof(vk, proof, public[0], public[1:])
+    BATCH.verify(vk, proof, public[0], public[1:])
     assert vk.digest().hex() == load("vectors.json")["vk_digest"]
     assert vk.n_public == 1 + ASSETS
 
@@ -243,7 +245,7 @@ def test_public_signal_aliases_rejected(stored) -> None:
     with pytest.raises(BadInput, match="takes 3 public signals, got 2"):
         g16.verify(vk, proof, public[:2])
     with pytest.raises(ValueError, match="not a u64"):
-        zb.verify_batch_proof(vk, proof, public[0], [public[1] + U64, public[2]])
+        BATCH.verify(vk, proof, public[0], [public[1] + U64, public[2]])
 
 
 def _fq2_sqrt(a: FQ2) -> FQ2 | None:
@@ -357,11 +359,11 @@ def test_malformed_json_and_public_signals(tmp_path: Path) -> None:
 
 @dataclass
 class Env:
-    setup: tc.CircuitSetup
+    setup: build.CircuitSetup
     vk: g16.VerifyingKey
     work: Path
     leaves: list[zb.BatchLeaf]
-    proved: tc.BatchProof
+    proved: prover.BatchProof
 
 
 def random_leaves(seed: int, n: int = 1 << K, assets: int = ASSETS) -> list[zb.BatchLeaf]:
@@ -377,19 +379,19 @@ def random_leaves(seed: int, n: int = 1 << K, assets: int = ASSETS) -> list[zb.B
 def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     """Batch(2, 2) compiled and set up once (phase 1 cached, see the module docstring), one proof."""
     try:
-        tools = tc.find_tools()
+        tools = zt.find_tools()
     except ServiceUnavailable as exc:
         pytest.fail(f"zk toolchain missing: {exc}", pytrace=False)
     work = tmp_path_factory.mktemp("zk")
-    circuit = tc.compile_batch(K, ASSETS, work, tools=tools)
-    ptau = tc.powers_of_tau(circuit.info.power, ENTROPY, tc.default_cache_dir(), tools=tools)
-    setup = tc.setup(circuit, ptau, ENTROPY, tools=tools)
+    circuit = build.compile_batch(K, ASSETS, work, tools=tools)
+    ptau = build.powers_of_tau(circuit.info.power, ENTROPY, zt.default_cache_dir(), tools=tools)
+    setup = build.setup(circuit, ptau, ENTROPY, tools=tools)
     leaves = random_leaves(1)
-    return Env(setup, setup.verifying_key(), work, leaves, tc.prove_batch(setup, leaves, work, tools=tools))
+    return Env(setup, setup.verifying_key(), work, leaves, prover.prove_batch(setup, leaves, work, tools=tools))
 
 
 def snarkjs_ok(env: Env, proof: g16.Proof, public: list[int]) -> bool:
-    return tc.snarkjs_verify(env.setup.vkey_path, proof.to_json(), [str(v) for v in public])
+    return prover.snarkjs_verify(env.setup.vkey_path, proof.to_json(), [str(v) for v in public])
 
 
 def test_setup_is_deterministic(env: Env) -> None:
@@ -401,10 +403,10 @@ def test_setup_is_deterministic(env: Env) -> None:
 def test_valid_batch_proves_and_verifies_in_both(env: Env) -> None:
     root, sums = zb.batch_root(env.leaves), zb.batch_sums(env.leaves)
     assert env.proved.root == root and list(env.proved.sums) == sums
-    zb.verify_batch_proof(env.vk, env.proved.proof, root, sums)
+    BATCH.verify(env.vk, env.proved.proof, root, sums)
     assert snarkjs_ok(env, env.proved.proof, [root, *sums])
     # the stored vectors' proof verifies in snarkjs too
-    assert tc.snarkjs_verify(VEC / "verification_key.json", load("proof.json"), load("public.json"))
+    assert prover.snarkjs_verify(VEC / "verification_key.json", load("proof.json"), load("public.json"))
 
 
 def test_tampering_rejected_by_both_verifiers(env: Env) -> None:
@@ -417,7 +419,7 @@ def test_tampering_rejected_by_both_verifiers(env: Env) -> None:
 def test_wrong_claims_do_not_verify(env: Env) -> None:
     """A root of a batch with one leaf changed, or sums off by one, with the genuine proof."""
     other = list(env.leaves)
-    other[0] = zb.BatchLeaf(other[0].account, other[0].salt, (other[0].balances[0] + 1, other[0].balances[1]))
+    other[0] = zb.BatchLeaf(other[0].account, other[0].salt, (other[0].values[0] + 1, other[0].values[1]))
     sums = zb.batch_sums(env.leaves)
     claims = {
         "leaf not in root": (zb.batch_root(other), sums),
@@ -427,7 +429,7 @@ def test_wrong_claims_do_not_verify(env: Env) -> None:
     }
     for name, (root, claimed) in claims.items():
         with pytest.raises(VerificationFailed):
-            zb.verify_batch_proof(env.vk, env.proved.proof, root, claimed)
+            BATCH.verify(env.vk, env.proved.proof, root, claimed)
         assert not snarkjs_ok(env, env.proved.proof, [root, *claimed]), name
 
 
@@ -443,8 +445,8 @@ def _raw_input(balances: list[list[int]]) -> dict[str, list]:
     ("sum 2^64", [[U64 - 1, 0], [1, 0], [0, 0], [0, 0]], "Batch"),
 ])
 def test_out_of_range_cannot_make_a_witness(env: Env, tmp_path: Path, label: str, balances, template) -> None:
-    with pytest.raises(tc.WitnessError, match=f"Assert Failed.*{template}"):
-        tc.calculate_witness(env.setup.circuit, _raw_input(balances), tmp_path / "w.wtns")
+    with pytest.raises(zt.WitnessError, match=f"Assert Failed.*{template}"):
+        prover.calculate_witness(env.setup.circuit, _raw_input(balances), tmp_path / "w.wtns")
     with pytest.raises(ValueError):  # and the Python side refuses to build such a batch at all
         zb.batch_sums([zb.BatchLeaf(1, 2, tuple(row)) for row in balances])
 
@@ -453,7 +455,7 @@ def test_forged_witnesses_do_not_verify(env: Env, tmp_path: Path) -> None:
     """A prover who edits the witness (snarkjs proves without checking constraints) gets nothing:
     (1) a bigger claimed sum; (2) a field-wrapped "negative" balance p - 1 with the sum lowered to match."""
     circuit = env.setup.circuit
-    wtns = tc.calculate_witness(circuit, zb.witness_input(env.leaves), tmp_path / "good.wtns")
+    wtns = prover.calculate_witness(circuit, BATCH.witness_input(env.leaves), tmp_path / "good.wtns")
     values = zw.read_witness(wtns)
     sym = zw.read_symbols(circuit.sym)
     s0, b00 = sym["main.sum[0]"], sym["main.balance[0][0]"]
@@ -469,18 +471,18 @@ def test_forged_witnesses_do_not_verify(env: Env, tmp_path: Path) -> None:
         zw.write_witness(path, forged)
         out = tmp_path / name.replace(" ", "_")
         out.mkdir()
-        proof_path, public_path = tc.prove_witness(env.setup, path, out)
+        proof_path, public_path = prover.prove_witness(env.setup, path, out)
         proof, public = g16.load_proof(proof_path), g16.load_public_signals(public_path)
         assert public[1] == forged[s0], name
         assert not g16.is_valid(env.vk, proof, public), name
-        assert not tc.snarkjs_verify(env.setup.vkey_path, g16.load_json(proof_path), g16.load_json(public_path))
+        assert not prover.snarkjs_verify(env.setup.vkey_path, g16.load_json(proof_path), g16.load_json(public_path))
 
 
 def test_fresh_batches_with_padding(env: Env) -> None:
     """A second random batch (different proof randomness): Python == circuit, verifies in py_ecc."""
     leaves = random_leaves(2)
     leaves[1] = zb.pad_leaf(b"\x01" * 32, ASSETS)
-    proved = tc.prove_batch(env.setup, leaves, env.work, with_levels=True)
+    proved = prover.prove_batch(env.setup, leaves, env.work, with_levels=True)
     assert proved.public == (zb.batch_root(leaves), *zb.batch_sums(leaves))
     assert proved.levels == zb.batch_levels([leaf.hash for leaf in leaves])
     assert proved.proof != env.proved.proof
@@ -496,35 +498,37 @@ def _fake_ptau(path: Path, power: int) -> Path:
 
 def test_tool_errors(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(BadInput, match="takes 4 leaves"):
-        tc.prove_batch(env.setup, env.leaves[:2])
+        prover.prove_batch(env.setup, env.leaves[:2])
     with pytest.raises(BadInput, match="must hold 2 assets"):
-        tc.prove_batch(env.setup, random_leaves(3, assets=1))
+        prover.prove_batch(env.setup, random_leaves(3, assets=1))
+    with pytest.raises(BadInput, match="takes no public factors"):  # a plain circuit has none to take
+        prover.prove_batch(env.setup, env.leaves, factors=((1, 1), (1, 1)))
     for k, assets in ((2, 15), (2, 0), (21, 1)):
         with pytest.raises(BadInput, match="outside"):
-            tc.main_source(k, assets)
+            BATCH.main_source(k, assets)
     circuit = env.setup.circuit
     assert circuit.info.power == 12 and circuit.info.n_public == 1 + ASSETS
     with pytest.raises(BadInput, match="needs powers of tau of at least 2\\^12"):
-        tc.setup(circuit, _fake_ptau(tmp_path / "small.ptau", 11), ENTROPY)
+        build.setup(circuit, _fake_ptau(tmp_path / "small.ptau", 11), ENTROPY)
     (tmp_path / "junk.ptau").write_bytes(b"junk" * 40)
     with pytest.raises(BadInput, match="not a powers-of-tau"):
-        tc.setup(circuit, tmp_path / "junk.ptau", ENTROPY)
+        build.setup(circuit, tmp_path / "junk.ptau", ENTROPY)
     with pytest.raises(BadInput, match="not an r1cs"):
-        tc.read_r1cs_info(tmp_path / "junk.ptau")
+        build.read_r1cs_info(tmp_path / "junk.ptau")
     with pytest.raises(BadInput, match="entropy"):
-        tc.powers_of_tau(12, "", tmp_path)
-    monkeypatch.setattr(tc.shutil, "which", lambda name: None)
+        build.powers_of_tau(12, "", tmp_path)
+    monkeypatch.setattr(zt.shutil, "which", lambda name: None)
     with pytest.raises(ServiceUnavailable, match="node not found"):
-        tc.find_tools()
+        zt.find_tools()
     monkeypatch.undo()
-    monkeypatch.setattr(tc, "SNARKJS_BIN", tmp_path / "nope" / "snarkjs")
+    monkeypatch.setattr(zt, "SNARKJS_BIN", tmp_path / "nope" / "snarkjs")
     with pytest.raises(ServiceUnavailable, match="setup-node.sh"):
-        tc.find_tools()
+        zt.find_tools()
 
 
 def test_import_setup(env: Env, tmp_path: Path) -> None:
     """A final zkey from elsewhere (here: our own) gives back the same verifying key."""
-    imported = tc.import_setup(env.setup.circuit, env.setup.zkey, tmp_path / "imported")
+    imported = build.import_setup(env.setup.circuit, env.setup.zkey, tmp_path / "imported")
     assert imported.verifying_key() == env.vk
     assert imported.zkey.read_bytes() == env.setup.zkey.read_bytes()
 
@@ -533,19 +537,19 @@ def test_import_setup(env: Env, tmp_path: Path) -> None:
 def test_import_setup_verifies_zkey_against_ptau(env: Env, tmp_path: Path) -> None:
     """With the ceremony's ptau, snarkjs zkey verify must accept the zkey for this r1cs (about 20 s)
     and reject it for another circuit."""
-    ptau = tc.powers_of_tau(env.setup.circuit.info.power, ENTROPY, tc.default_cache_dir())
-    imported = tc.import_setup(env.setup.circuit, env.setup.zkey, tmp_path / "imported", ptau=ptau)
+    ptau = build.powers_of_tau(env.setup.circuit.info.power, ENTROPY, zt.default_cache_dir())
+    imported = build.import_setup(env.setup.circuit, env.setup.zkey, tmp_path / "imported", ptau=ptau)
     assert imported.verifying_key() == env.vk
-    other = tc.compile_batch(K, 1, tmp_path)
-    with pytest.raises(tc.ToolError, match="zkey verify"):
-        tc.import_setup(other, env.setup.zkey, tmp_path / "wrong", ptau=ptau)
+    other = build.compile_batch(K, 1, tmp_path)
+    with pytest.raises(zt.ToolError, match="zkey verify"):
+        build.import_setup(other, env.setup.zkey, tmp_path / "wrong", ptau=ptau)
 
 
 def test_truncated_public_signals(env: Env) -> None:
     """snarkjs verifies against as many IC points as signals it is given, so a trailing zero sum can be
     dropped and it still says OK; the strict verifier insists on exactly nPublic signals."""
-    leaves = [zb.BatchLeaf(leaf.account, leaf.salt, (leaf.balances[0], 0)) for leaf in random_leaves(3)]
-    proved = tc.prove_batch(env.setup, leaves, env.work)
+    leaves = [zb.BatchLeaf(leaf.account, leaf.salt, (leaf.values[0], 0)) for leaf in random_leaves(3)]
+    proved = prover.prove_batch(env.setup, leaves, env.work)
     assert proved.sums[1] == 0
     truncated = list(proved.public[:2])
     assert snarkjs_ok(env, proved.proof, truncated)

@@ -28,12 +28,15 @@ from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.snapshot import build_snapshot, load_snapshot
 from por.tree.store import Store
 from por.zk import batch as zb
-from por.zk import toolchain as tc
+from por.zk import prover
+from por.zk import tools as zt
 from por.zk.groth16 import parse_verifying_key
-from por.modes.zk import (ZkParams, _batch_leaves, batch_proof_path, create_setup, load_setup, parse_batch_proof,
-                        prove_snapshot, verify_batch)
+from por.zk.circuits import BATCH, BATCH_MARGIN, circuit_for, margin_value_base
+from por.zk.setup import ZkParams, create_setup, load_setup
+from por.modes.zk import batch_leaves, batch_proof_path, parse_batch_proof, verify_batch
+from por.proofs.batches import prove_snapshot
 
-from .conftest import SECRET, VECTORS
+from .conftest import SECRET, VECTORS, flat
 
 ENTROPY = "por/v1 zk test vectors"  # as tests/test_zk.py and tests/test_zk_margin_circuit.py (cached)
 MV = VECTORS / "margin"
@@ -45,10 +48,6 @@ K, ASSETS = 1, 2
 MAIN, SEG = 0, 1
 BATCHES = [(MAIN, 0), (MAIN, 1), (MAIN, 2), (MAIN, 3), (SEG, 0), (SEG, 1)]
 
-
-def flat(text: str) -> str:
-    """Output with rich's line wrapping undone."""
-    return " ".join(text.split())
 
 
 def run(*args: object):
@@ -63,7 +62,7 @@ def copy_snapshot(src: Path, dst: Path) -> Path:
 def _setup(tmp_path_factory: pytest.TempPathFactory, name: str, *, assets: int, margin: bool, k: int = K) -> Path:
     out = tmp_path_factory.mktemp(name) / "setup"
     try:
-        create_setup(out, batch_height=k, assets=assets, entropy=ENTROPY, margin=margin)
+        create_setup(out, batch_height=k, assets=assets, entropy=ENTROPY, circuit=circuit_for(margin))
     except ServiceUnavailable as exc:
         pytest.fail(f"zk toolchain missing: {exc}", pytrace=False)
     return out
@@ -125,7 +124,8 @@ def test_cli_setup_names_the_margin_circuit(msetup: Path, tmp_path: Path) -> Non
     assert doc["testing_only"] is True
     # deterministic from the entropy: the same key as the module's library-made setup
     made = load_setup(msetup)
-    assert made.margin and made.circuit == "BatchMargin" and made.params.vkey.n_public == 1 + 4 * ASSETS
+    assert made.circuit == BATCH_MARGIN and str(made.circuit) == "BatchMargin"
+    assert made.params.vkey.n_public == 1 + 4 * ASSETS
     assert doc["vkey_digest"] == made.params.digest.hex()
     assert json.loads((tmp_path / "s" / "setup.json").read_text())["circuit"] == "BatchMargin"
     r = run("zk", "setup", tmp_path / "s2", "--margin", "--assets", ASSETS, "--batch-height", K, "--entropy", ENTROPY)
@@ -138,8 +138,8 @@ def test_snapshot_is_a_version_2_zk_snapshot(proven: Path, msetup: Path) -> None
     assert set(doc) == {"format", "version", "mode", "metadata", "root", "top_height", "buckets", "equity", "debt",
                         "requirement", "zk"}
     assert doc["zk"]["batch_height"] == K and doc["zk"]["verification_key"]["nPublic"] == 1 + 4 * ASSETS
-    params = ZkParams.from_dict(doc["zk"], ASSETS, file="snapshot.json", margin=True)
-    assert params.digest == load_setup(msetup).params.digest and params.margin
+    params = ZkParams.from_dict(doc["zk"], ASSETS, file="snapshot.json", circuit=BATCH_MARGIN)
+    assert params.digest == load_setup(msetup).params.digest and params.circuit == BATCH_MARGIN
     assert [(b["id"], b["height"]) for b in doc["buckets"]] == [("main", 3), ("seg-1", 2)]
     # the published equity, debt and requirement are the public-mode vectors' (only the root differs)
     public = json.loads((MV / "expected-snapshot.json").read_text())
@@ -239,7 +239,7 @@ def test_build_and_proofs_are_deterministic(proven: Path, msetup: Path, tmp_path
 
 def test_mismatched_setups_are_bad_input(proven: Path, msetup: Path, psetup: Path, tmp_path: Path) -> None:
     # a margin config with a plain Batch(2, 2) setup (right asset count, wrong circuit)
-    assert not load_setup(psetup).margin
+    assert load_setup(psetup).circuit == BATCH
     r = run("build", "--config", CONFIG, "--ledger", LEDGER, "--out", tmp_path / "a", "--secret", SECRET_KEY,
             "--zk", psetup, "--json")
     assert r.exit_code == 2, r.output
@@ -307,21 +307,21 @@ def test_undercollateralised_account_has_no_batch_proof(msetup: Path, tmp_path: 
     out = tmp_path / "snap"
     build_snapshot(CONFIG, ledger, out, secret=SECRET, zk_setup=msetup, _unsafe_skip_account_rule=True)
     snap = load_snapshot(out / "snapshot.json")  # the published totals still pass the reader's checks
-    assert snap.zk is not None and snap.zk.margin
+    assert snap.zk is not None and snap.zk.circuit == BATCH_MARGIN
     store = Store(out / "store.sqlite")
     try:
         ((bucket, pos, _salt),) = store.account_leaves("ghost")
         assert bucket == MAIN
         j = pos >> K
-        leaves = _batch_leaves(store, MAIN, j, K, ASSETS, margin=True)
+        leaves = batch_leaves(store, MAIN, j, K, 2 * ASSETS)
         other = next(b for b in range(1 << (snap.buckets[MAIN].height - K)) if b != j)
-        good = _batch_leaves(store, MAIN, other, K, ASSETS, margin=True)
+        good = batch_leaves(store, MAIN, other, K, 2 * ASSETS)
     finally:
         store.close()
     f_eq, f_debt = snap.config.margin.f_eq, snap.config.margin.f_debt
     ghost = leaves[pos & 1]
-    assert ghost.account != 0 and ghost.equity == (0, 0) and ghost.debt == (300_000_000, 0)
-    assert zb.margin_value_base(ghost, f_eq, f_debt) < 0
+    assert ghost.account != 0 and BATCH_MARGIN.split_values(ghost.values) == ((0, 0), (300_000_000, 0))
+    assert margin_value_base(ghost, f_eq, f_debt) < 0
     # `por zk prove` refuses before any node process runs, naming bucket, batch and leaf
     with pytest.raises(BadInput) as info:
         prove_snapshot(out)
@@ -330,10 +330,10 @@ def test_undercollateralised_account_has_no_batch_proof(msetup: Path, tmp_path: 
     # the circuit itself (no Python pre-check): an honest batch proves, the ghost's batch has no witness,
     # failing at the per-leaf value range check (named by its position in the call)
     setup = load_setup(msetup).circuit_setup()
-    stream = tc.prove_margin_batches(setup, [(good, bytes(32)), (leaves, bytes([1]) * 32)], f_eq, f_debt)
+    stream = prover.prove_batches(setup, [(good, bytes(32)), (leaves, bytes([1]) * 32)], factors=(f_eq, f_debt))
     first = next(stream)
-    assert first.root == zb.margin_batch_root(good) and (first.f_eq, first.f_debt) == (list(f_eq), list(f_debt))
-    with pytest.raises(tc.WitnessError, match=r"batch 1\b") as werr:
+    assert first.root == zb.batch_root(good) and first.factors == (tuple(f_eq), tuple(f_debt))
+    with pytest.raises(zt.WitnessError, match=r"batch 1\b") as werr:
         next(stream)
     assert re.search(VALUE_RULE, str(werr.value)), werr.value
     # nothing proven: zk verify reports the ghost's batch (and every other) missing
@@ -378,17 +378,16 @@ def test_factors_are_the_snapshots(proven: Path) -> None:
     snap = load_snapshot(proven / "snapshot.json")
     params = snap.zk
     f_eq, f_debt = list(snap.config.margin.f_eq), list(snap.config.margin.f_debt)
-    assert params.margin and all(0 < f < 1 << 64 for f in f_eq + f_debt)
+    assert params.circuit == BATCH_MARGIN and all(0 < f < 1 << 64 for f in f_eq + f_debt)
     path = batch_proof_path(proven, MAIN, 2)  # alice's batch: a USDT debt
-    doc = parse_batch_proof(json.loads(path.read_text()), snap.config.symbols, file=str(path), margin=True)
+    doc = parse_batch_proof(json.loads(path.read_text()), snap.scheme.values, file=str(path))
     verify_batch(params, doc.proof, doc.root, doc.sums, (f_eq, f_debt))  # the snapshot's own factors: valid
     laxer_eq = [f_eq[0] + 1, f_eq[1]]      # a larger collateral factor for BTC
     laxer_debt = [f_debt[0], f_debt[1] - 1]  # a smaller debt factor for USDT
     with pytest.raises(VerificationFailed):
         verify_batch(params, doc.proof, doc.root, doc.sums, (laxer_eq, f_debt))
     with pytest.raises(VerificationFailed) as info:
-        zb.verify_margin_batch_proof(params.vkey, doc.proof, doc.root, doc.sums[:ASSETS], doc.sums[ASSETS:],
-                                     f_eq, laxer_debt)
+        BATCH_MARGIN.verify(params.vkey, doc.proof, doc.root, doc.sums, (f_eq, laxer_debt))
     assert info.value.where == "zk margin batch proof" and str(laxer_debt) in info.value.reason
     # a margin batch is never verified without factors
     with pytest.raises(ValueError):
@@ -568,28 +567,28 @@ def test_plain_batch_key_over_the_same_leaves_does_not_substitute(proven: Path, 
     j = entry["index"] >> K
     store = Store(proven / "store.sqlite")
     try:
-        mleaves = _batch_leaves(store, MAIN, j, K, ASSETS, margin=True)
+        mleaves = batch_leaves(store, MAIN, j, K, 2 * ASSETS)
     finally:
         store.close()
-    plain = [zb.BatchLeaf(lf.account, lf.salt, (*lf.equity, *lf.debt)) for lf in mleaves]
-    root = zb.margin_batch_root(mleaves)
+    plain = [zb.BatchLeaf(lf.account, lf.salt, lf.values) for lf in mleaves]  # E ‖ D as 2A plain balances
+    root = zb.batch_root(mleaves)
     assert zb.batch_root(plain) == root  # the same Poseidon root: only the key tells the circuits apart
     p4 = load_setup(p4setup)
     assert p4.params.vkey.n_public == 1 + 2 * ASSETS
-    (proved,) = list(tc.prove_batches(p4.circuit_setup(), [(plain, bytes(32))]))
+    (proved,) = list(prover.prove_batches(p4.circuit_setup(), [(plain, bytes(32))]))
     assert proved.root == root
     sums = list(proved.sums)
-    zb.verify_batch_proof(p4.params.vkey, proved.proof, root, sums)  # valid under its own key
+    BATCH.verify(p4.params.vkey, proved.proof, root, sums)  # valid under its own key
     snap = load_snapshot(proven / "snapshot.json")
     f_eq, f_debt = snap.config.margin.f_eq, snap.config.margin.f_debt
     with pytest.raises(VerificationFailed):  # and not under the snapshot's BatchMargin key
-        zb.verify_margin_batch_proof(snap.zk.vkey, proved.proof, root, sums[:ASSETS], sums[ASSETS:], f_eq, f_debt)
+        BATCH_MARGIN.verify(snap.zk.vkey, proved.proof, root, sums, (f_eq, f_debt))
     # the inclusion proof carrying the Batch(1, 4) key and proof: the key has 5 public signals, not 9
     doc = copy.deepcopy(alice_proof)
     doc["snapshot"]["zk"]["verification_key"] = p4.params.vkey.to_json()
     _entry(doc)["batch"]["proof"] = proved.proof.to_json()
     with pytest.raises(BadInput, match="5 public signals"):
-        ZkParams.from_dict(doc["snapshot"]["zk"], ASSETS, file="p.json", margin=True)
+        ZkParams.from_dict(doc["snapshot"]["zk"], ASSETS, file="p.json", circuit=BATCH_MARGIN)
     for trust in (("--snapshot", proven / "snapshot.json"), ("--root", alice_proof["snapshot"]["root"])):
         code, out = _verify_code(doc, tmp_path, *trust)
         # inside a proof document: malformed, hence invalid (SPEC.md §8), naming the field and both counts
@@ -612,5 +611,5 @@ def test_plain_batch_key_over_the_same_leaves_does_not_substitute(proven: Path, 
     # and the ZkParams of a margin snapshot refuse any 1 + 2A key; a plain reader refuses the margin key
     vk_doc = json.loads((proven / "snapshot.json").read_text())["zk"]
     with pytest.raises(BadInput, match="public signals"):
-        ZkParams.from_dict(vk_doc, 2 * ASSETS, file="snapshot.json", margin=False)
+        ZkParams.from_dict(vk_doc, 2 * ASSETS, file="snapshot.json", circuit=BATCH)
     parse_verifying_key(vk_doc["verification_key"])  # (well-formed: only the signal count is wrong)

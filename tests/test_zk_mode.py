@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 from por.cli.app import app
 from por.core.errors import BadInput, ServiceUnavailable
 from por.zk import batch as zb
-from por.modes.zk import ZkParams, batch_proof_path, load_setup
+from por.zk.setup import ZkParams, load_setup
+from por.modes.zk import batch_proof_path
+from .conftest import flat
 
 ENTROPY = "por/v1 zk test vectors"  # as tests/test_zk.py: reuses its cached phase 1 and phase 2
 SECRET_HEX = "00" * 31 + "07"
@@ -50,10 +52,6 @@ frank,vault,0,12.5
 """
 
 
-def flat(text: str) -> str:
-    """Output with rich's line wrapping undone."""
-    return " ".join(text.split())
-
 
 def run(*args: object):
     return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
@@ -61,7 +59,7 @@ def run(*args: object):
 
 @pytest.fixture(scope="module")
 def zk_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from por.modes.zk import create_setup
+    from por.zk.setup import create_setup
 
     out = tmp_path_factory.mktemp("zksetup") / "setup"
     try:

@@ -1,7 +1,7 @@
-"""Deterministic batch proving in one node process (``toolchain.prove_batches``, ``prove_batches.mjs``).
+"""Deterministic batch proving in one node process (``prover.prove_batches``, ``prove_batches.mjs``).
 
 Real node, no mocks, on the ``Batch(2, 2)`` of tests/test_zk.py with the test-vector entropy, set up
-through ``setup_batch`` in ``toolchain.default_cache_dir()`` (``build/zk`` or ``$POR_ZK_CACHE``) --
+through ``setup_batch`` in ``tools.default_cache_dir()`` (``build/zk`` or ``$POR_ZK_CACHE``) --
 the cache test_zk.py and ``make_zk_vectors.py`` use -- so the phase-1 file and, after the first run,
 the circuit and its phase 2 are reused. One module-scoped call proves four batches; the other tests
 add a handful of proofs (about 20-40 s in all, mostly node and py_ecc).
@@ -29,7 +29,9 @@ from py_ecc.optimized_bn128 import G1, G2, add, eq, multiply, neg, pairing
 from por.core.errors import BadInput, ServiceUnavailable
 from por.zk import batch as zb
 from por.zk import groth16 as g16
-from por.zk import toolchain as tc
+from por.zk import build, prover
+from por.zk.circuits import BATCH
+from por.zk import tools as zt
 from por.zk.poseidon import P
 
 from .test_zk import ASSETS, ENTROPY, K, U64, random_leaves
@@ -41,11 +43,11 @@ SEED_3 = b"\xa5" * 32
 
 @dataclass
 class Env:
-    setup: tc.CircuitSetup
+    setup: build.CircuitSetup
     vk: g16.VerifyingKey
-    tools: tc.Tools
+    tools: zt.Tools
     batches: list[tuple[list[zb.BatchLeaf], bytes]]
-    proved: list[tc.BatchProof]
+    proved: list[prover.BatchProof]
     progress: list[int]
 
 
@@ -53,14 +55,14 @@ class Env:
 def env() -> Env:
     """Batch(2, 2) set up (cached) and one prove_batches call: X/SEED_1, Y/SEED_2, X/SEED_1, X/SEED_3."""
     try:
-        tools = tc.find_tools()
+        tools = zt.find_tools()
     except ServiceUnavailable as exc:
         pytest.fail(f"zk toolchain missing: {exc}", pytrace=False)
-    setup = tc.setup_batch(K, ASSETS, ENTROPY, tc.default_cache_dir(), tools=tools)
+    setup = build.setup_batch(K, ASSETS, ENTROPY, zt.default_cache_dir(), tools=tools)
     x, y = random_leaves(11), random_leaves(12)
     batches = [(x, SEED_1), (y, SEED_2), (x, SEED_1), (x, SEED_3)]
     calls: list[int] = []
-    proved = list(tc.prove_batches(setup, batches, progress=calls.append, tools=tools))
+    proved = list(prover.prove_batches(setup, batches, progress=calls.append, tools=tools))
     return Env(setup, setup.verifying_key(), tools, batches, proved, calls)
 
 
@@ -82,7 +84,7 @@ def test_same_seed_same_bytes_within_and_across_processes(env: Env, tmp_path: Pa
     """Job 2 repeats job 0 after other jobs drew randomness in the same process; a new process too."""
     first = proof_bytes(env.proved[0].proof)
     assert proof_bytes(env.proved[2].proof) == first
-    again = tc.prove_batch(env.setup, env.batches[0][0], tmp_path, seed=SEED_1, tools=env.tools)
+    again = prover.prove_batch(env.setup, env.batches[0][0], tmp_path, seed=SEED_1, tools=env.tools)
     assert proof_bytes(again.proof) == first
     assert again.public == env.proved[0].public
     assert list(tmp_path.iterdir()) == []  # the work directory is removed
@@ -93,9 +95,9 @@ def test_different_seeds_differ_and_everything_verifies(env: Env) -> None:
     assert x0.public == x3.public
     assert x0.proof.a != x3.proof.a and x0.proof.b != x3.proof.b and x0.proof.c != x3.proof.c
     for proved in (env.proved[0], env.proved[1], env.proved[3]):
-        zb.verify_batch_proof(env.vk, proved.proof, proved.root, list(proved.sums))
+        BATCH.verify(env.vk, proved.proof, proved.root, list(proved.sums))
     for proved in (env.proved[1], env.proved[3]):
-        assert tc.snarkjs_verify(env.setup.vkey_path, proved.proof.to_json(), [str(v) for v in proved.public],
+        assert prover.snarkjs_verify(env.setup.vkey_path, proved.proof.to_json(), [str(v) for v in proved.public],
                                  tools=env.tools)
 
 
@@ -148,7 +150,7 @@ def test_randomness_is_the_specified_stream(env: Env) -> None:
 def _forged_leaf(account: int, salt: int, balances: tuple[int, ...]) -> zb.BatchLeaf:
     """A BatchLeaf that skips validation (what a buggy or hostile caller could hand over)."""
     leaf = object.__new__(zb.BatchLeaf)
-    for name, value in (("account", account), ("salt", salt), ("balances", balances)):
+    for name, value in (("account", account), ("salt", salt), ("values", balances)):
         object.__setattr__(leaf, name, value)
     return leaf
 
@@ -159,10 +161,10 @@ def test_witness_failure_names_the_batch(env: Env, tmp_path: Path) -> None:
     overflow = [zb.BatchLeaf(1, 2, (U64 - 1, 0)), zb.BatchLeaf(3, 4, (1, 0)),
                 zb.BatchLeaf(5, 6, (0, 0)), zb.BatchLeaf(7, 8, (0, 0))]
     calls: list[int] = []
-    it = tc.prove_batches(env.setup, [(good, SEED_1), (overflow, SEED_2), (good, SEED_3)], tmp_path,
+    it = prover.prove_batches(env.setup, [(good, SEED_1), (overflow, SEED_2), (good, SEED_3)], tmp_path,
                           progress=calls.append, tools=env.tools)
     assert next(it).root == zb.batch_root(good)
-    with pytest.raises(tc.WitnessError, match=r"witness of batch 1 .*Assert Failed.*Batch"):
+    with pytest.raises(zt.WitnessError, match=r"witness of batch 1 .*Assert Failed.*Batch"):
         next(it)
     assert calls == [1]
     assert list(tmp_path.iterdir()) == []
@@ -170,8 +172,8 @@ def test_witness_failure_names_the_batch(env: Env, tmp_path: Path) -> None:
 
 def test_wrapped_negative_balance_cannot_be_proved(env: Env) -> None:
     negative = [_forged_leaf(1, 2, (P - 1, 0)), _forged_leaf(3, 4, (5, 0)), *random_leaves(14)[2:]]
-    with pytest.raises(tc.WitnessError, match=r"witness of batch 0 .*Assert Failed.*Num2Bits"):
-        list(tc.prove_batches(env.setup, [(negative, SEED_1)], tools=env.tools))
+    with pytest.raises(zt.WitnessError, match=r"witness of batch 0 .*Assert Failed.*Num2Bits"):
+        list(prover.prove_batches(env.setup, [(negative, SEED_1)], tools=env.tools))
 
 
 def test_inputs_are_validated_before_node_runs(env: Env) -> None:
@@ -185,12 +187,12 @@ def test_inputs_are_validated_before_node_runs(env: Env) -> None:
     ]
     for batches, message in cases:
         with pytest.raises(BadInput, match=message):
-            tc.prove_batches(env.setup, batches, tools=env.tools)  # raises at the call: nothing started
+            prover.prove_batches(env.setup, batches, tools=env.tools)  # raises at the call: nothing started
     with pytest.raises(BadInput, match="32 bytes"):
-        tc.prove_batch(env.setup, x, seed=b"short", tools=env.tools)
+        prover.prove_batch(env.setup, x, seed=b"short", tools=env.tools)
     with pytest.raises(BadInput, match="timeout"):
-        tc.prove_batches(env.setup, [(x, SEED_1)], timeout=0, tools=env.tools)
-    assert list(tc.prove_batches(env.setup, [], tools=env.tools)) == []
+        prover.prove_batches(env.setup, [(x, SEED_1)], timeout=0, tools=env.tools)
+    assert list(prover.prove_batches(env.setup, [], tools=env.tools)) == []
 
 
 def test_lazy_input_levels_and_early_close(env: Env, tmp_path: Path) -> None:
@@ -203,7 +205,7 @@ def test_lazy_input_levels_and_early_close(env: Env, tmp_path: Path) -> None:
             consumed.append(i)
             yield leaves, SEED_1
 
-    it = tc.prove_batches(env.setup, batches(), tmp_path, with_levels=True, tools=env.tools)
+    it = prover.prove_batches(env.setup, batches(), tmp_path, with_levels=True, tools=env.tools)
     assert consumed == []  # nothing runs before the first next()
     first = next(it)
     assert first.levels == zb.batch_levels([leaf.hash for leaf in x])
@@ -216,14 +218,14 @@ def test_lazy_input_levels_and_early_close(env: Env, tmp_path: Path) -> None:
 def test_script_job_file_mode_writes_identical_files(env: Env, tmp_path: Path) -> None:
     """``node prove_batches.mjs config.json`` with the jobs in the file: atomic, byte-identical outputs."""
     circuit = env.setup.circuit
-    (tmp_path / "input.json").write_text(json.dumps(zb.witness_input(env.batches[0][0])))
-    jobs = [{"index": i, "input": str(tmp_path / "input.json") if i == 0 else zb.witness_input(env.batches[0][0]),
+    (tmp_path / "input.json").write_text(json.dumps(BATCH.witness_input(env.batches[0][0])))
+    jobs = [{"index": i, "input": str(tmp_path / "input.json") if i == 0 else BATCH.witness_input(env.batches[0][0]),
              "seed": SEED_1.hex(), "proof": str(tmp_path / f"proof{i}.json"), "public": str(tmp_path / f"public{i}.json")}
             for i in range(2)]
-    config = {"node_modules": str(tc.NODE_MODULES), "zkey": str(env.setup.zkey), "wasm": str(circuit.wasm),
+    config = {"node_modules": str(zt.NODE_MODULES), "zkey": str(env.setup.zkey), "wasm": str(circuit.wasm),
               "jobs": jobs}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    proc = subprocess.run([str(env.tools.node), str(tc.PROVE_SCRIPT), str(tmp_path / "config.json")],
+    proc = subprocess.run([str(env.tools.node), str(prover.PROVE_SCRIPT), str(tmp_path / "config.json")],
                           capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     assert [line.split()[:2] for line in proc.stdout.splitlines()] == [["done", "0"], ["done", "1"]]
@@ -234,6 +236,6 @@ def test_script_job_file_mode_writes_identical_files(env: Env, tmp_path: Path) -
         "config.json", "input.json", "proof0.json", "proof1.json", "public0.json", "public1.json"]
     bad = dict(config, jobs=[dict(jobs[0], seed="00")])
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    proc = subprocess.run([str(env.tools.node), str(tc.PROVE_SCRIPT), str(tmp_path / "bad.json")],
+    proc = subprocess.run([str(env.tools.node), str(prover.PROVE_SCRIPT), str(tmp_path / "bad.json")],
                           capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2 and "seed" in proc.stderr and proc.stdout == ""

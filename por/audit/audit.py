@@ -158,7 +158,7 @@ def full_audit(
     snap = base.snapshot
     assert snap is not None
     if snap.zk is not None:
-        from por.modes.zk import verify_snapshot
+        from por.proofs.batches import verify_snapshot
 
         if reporter is not None:
             reporter.phase("verifying zk batch proofs", None)

@@ -78,7 +78,8 @@ def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
             _emit_json(exc.to_dict() if hasattr(exc, "to_dict") else {"error": str(exc)})
         else:
             label = "verification failed" if isinstance(exc, VerificationFailed) else "error"
-            err.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True)
+            # one line, never wrapped: an error names a file path that must stay whole
+            err.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted; nothing was written[/]")

@@ -227,7 +227,7 @@ def verify(
             out.print(t)
         if failed:
             if not as_json and len(paths) == 1:
-                err.print(f"[bold red]verification failed:[/] {results[0]['reason']}", highlight=False)
+                err.print(f"[bold red]verification failed:[/] {results[0]['reason']}", highlight=False, soft_wrap=True)
             return EXIT_VERIFY_FAILED
         return 0
 

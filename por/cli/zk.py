@@ -41,13 +41,14 @@ def setup_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Compile Batch(k, A) (or BatchMargin(k, A) with --margin) and set it up: a local testing setup (--entropy) or a ceremony's key (--zkey)."""
-    from por.modes.zk import create_setup
+    from por.zk.circuits import circuit_for
+    from por.zk.setup import create_setup
 
     def body() -> None:
         with err.status("compiling the circuit and running the setup (minutes for large batches)",
                         spinner="dots") if err.is_terminal and not as_json else nullcontext():
             made = create_setup(out_dir, batch_height=batch_height, assets=assets, entropy=entropy, zkey=zkey,
-                                ptau=ptau, cache_dir=cache, margin=margin)
+                                ptau=ptau, cache_dir=cache, circuit=circuit_for(margin))
         doc = {"ok": True, "out": str(out_dir), **made.to_dict()}
         if as_json:
             _emit_json(doc)
@@ -68,7 +69,7 @@ def prove_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Prove every batch into DIR/zk/<bucket>/<batch>.json (resumable; deterministic)."""
-    from por.modes.zk import prove_snapshot
+    from por.proofs.batches import prove_snapshot
 
     def body() -> None:
         with _reporter(as_json) as rep:
@@ -99,7 +100,7 @@ def verify_cmd(
     from rich.table import Table
 
     from por.core.errors import EXIT_VERIFY_FAILED
-    from por.modes.zk import verify_snapshot
+    from por.proofs.batches import verify_snapshot
 
     def body() -> int:
         with _reporter(as_json) as rep:
@@ -116,7 +117,7 @@ def verify_cmd(
             t.add_row(b.bucket, str(b.batches), "[green]ok[/]" if b.ok else f"[red]{b.problem}[/]")
         out.print(t)
         for f in res.failures:
-            err.print(f"[bold red]verification failed:[/] {f}", highlight=False)
+            err.print(f"[bold red]verification failed:[/] {f}", highlight=False, soft_wrap=True)
         if res.ok:
             out.print(f"[green]ok[/] {res.statement} (verifying key {res.vkey_digest})")
         return 0 if res.ok else EXIT_VERIFY_FAILED

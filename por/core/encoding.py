@@ -22,11 +22,7 @@ FORMAT_VERSION = 1
 """Version of every hashed layout and JSON document in SPEC.md; bumped on any change.
 
 It also names the domain tags (``por/v1/...``) and the HKDF salt, which stay at
-version 1 in every mode, margin snapshots included."""
-
-MARGIN_FORMAT_VERSION = 2
-"""The document and root version of a margin snapshot (SPEC.md §17): leaves carry equity and debt
-and the root binds the margin parameters. Snapshots without margin stay version 1 byte for byte."""
+version 1 in every mode and value layout (documents of version 2 use them too)."""
 
 U64_LIMIT = 1 << 64
 """Every amount and every node sum is strictly below this (SPEC.md §2)."""

@@ -182,9 +182,12 @@ ZK_DEMO_ENTROPY = "por/v1 zk test vectors"
 
 def _zk_story(base: Path, report: DemoReport, reporter: Reporter | None) -> None:
     """zk mode on a small ledger: local setup, build, prove every batch, verify them in Python, attacks."""
-    from por.zk import toolchain as tc
+    from por.zk.prover import calculate_witness
+    from por.zk.tools import WitnessError
     from por.zk.poseidon import P
-    from por.modes.zk import batch_proof_path, create_setup, prove_snapshot, verify_snapshot
+    from por.zk.setup import create_setup
+    from por.modes.zk import batch_proof_path
+    from por.proofs.batches import prove_snapshot, verify_snapshot
 
     cfg, ledger = write_example(base / "zk-input", 24, assets=1, buckets=2)
     setup = create_setup(base / "zk-setup", batch_height=2, assets=1, entropy=ZK_DEMO_ENTROPY)
@@ -229,8 +232,8 @@ def _zk_story(base: Path, report: DemoReport, reporter: Reporter | None) -> None
     wrapped = {"account": ["1", "2", "3", "4"], "salt": ["5", "6", "7", "8"],
                "balance": [[str(P - 1)], ["5"], ["0"], ["0"]]}  # a "negative" -1 as a field element
     try:
-        tc.calculate_witness(circuit, wrapped, base / "zk-negative.wtns")
+        calculate_witness(circuit, wrapped, base / "zk-negative.wtns")
         report.steps.append(Check("attack: zk: field-wrapped negative balance", False, "a witness was produced"))
-    except tc.WitnessError as exc:
+    except WitnessError as exc:
         report.steps.append(Check("attack: zk: field-wrapped negative balance", True,
                                   f"no witness, so no proof: {str(exc).splitlines()[0][:120]}"))

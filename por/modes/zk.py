@@ -1,238 +1,49 @@
-"""zk tree mode (SPEC.md §16.10-§16.14, §17.26): bucket trees whose lowest ``k`` levels are Groth16-proven batches.
+"""zk mode (SPEC.md §16.10-§16.14, §17.26): bucket trees whose lowest ``k`` levels are Groth16-proven batches.
 
-In zk mode every group of ``2^k`` consecutive leaves of a bucket tree is a *batch*:
-a binary Poseidon tree over circuit-friendly leaves (:mod:`por.zk.batch`), whose
-root and per-asset sums a Groth16 proof of ``circuits/batch.circom`` covers. The
-level-``k`` node of the bucket tree is ``(field_to_bytes32(batch root), batch sums)``
-and the SHA-256 Merkle-sum tree of §4 continues above it. The snapshot root binds
-``k`` and the verifying key's digest, so every user and auditor checks batch
-proofs against the same key.
+In zk mode every group of ``2^k`` consecutive leaves of a bucket tree is a *batch*: a binary
+Poseidon tree over circuit-friendly leaves (:mod:`por.zk.batch`), whose root and value sums a
+Groth16 proof covers. The level-``k`` node of the bucket tree is ``(field_to_bytes32(batch root),
+batch sums)`` and the SHA-256 Merkle-sum tree of §4 continues above it; the snapshot root binds
+``k`` and the verifying key's digest, so every user and auditor checks batch proofs against the
+same key. The circuit follows the value layout (:func:`por.zk.circuits.circuit_for`): ``Batch(k, A)``
+for plain values, ``BatchMargin(k, A)`` for margin values, whose leaves are ``Poseidon(account,
+salt, E ‖ D)`` and whose proofs also show every leaf's base collateral value is ``>= 0`` under the
+snapshot's own factors (taken from its metadata, never from a proof file).
 
-With margin accounts (SPEC.md §17.26) the batches are ``BatchMargin(k, A)`` batches: each
-leaf is ``Poseidon(account, salt, E ‖ D)``, the level-``k`` node carries the ``2A`` equity and
-debt sums, and each proof also shows every leaf's base collateral value is ``≥ 0`` under the
-snapshot's own integer factors (taken from its margin metadata, never from a proof file).
-
-This module holds what the rest of ``por`` needs of that mode:
-
-* :class:`ZkParams` -- ``k`` and the verifying key, as published in ``snapshot.json``;
-* :class:`ZkSetup` / :func:`create_setup` / :func:`load_setup` -- a setup directory
-  (``por zk setup``): the compiled circuit, proving key and verifying key;
-* :func:`batch_hash_levels` -- the Poseidon levels of a bucket's batches (build time);
-* :func:`prove_snapshot` -- ``por zk prove``: one proof file per batch, resumable;
-* :func:`verify_snapshot` -- ``por zk verify``: every batch proof (py_ecc) and the
-  SHA-256 tree above the batches against the published bucket roots and totals.
+This module is the mode (:class:`ZkMode`: leaves, documents, inclusion-proof entries) and the
+published batch proof document; proving and verifying every batch of a snapshot (``por zk prove``,
+``por zk verify``) is :mod:`por.proofs.batches`; setups and the circuits are :mod:`por.zk`.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from por.core import encoding as enc
+from por.core.config import SnapshotConfig
 from por.core.errors import BadInput, VerificationFailed
-from por.core.fileio import atomic_directory, atomic_write_json, read_json
-from por.core.keys import Prf
+from por.core.fileio import read_json
+from por.core.jsondoc import expect_keys, parse_hex32, parse_index, parse_uint64
+from por.core.keys import Prf, SnapshotKeys
+from por.core.progress import Progress
+from por.modes.base import EntryCheck, ProofSource
+from por.modes.public import PublicMode
+from por.modes.values import Values
+from por.tree.sumtree import Level, Node, sum_levels
 from por.zk import batch as zb
-from por.zk.groth16 import Proof, VerifyingKey, parse_proof, parse_verifying_key
+from por.zk.circuits import CircuitKind, circuit_for
+from por.zk.groth16 import Proof, parse_proof
+from por.zk.setup import ZkParams, load_setup
 
-MODE_ZK = "zk"
-SETUP_FORMAT = "por-zk-setup"
 BATCH_PROOF_FORMAT = "por-zk-batch-proof"
 PROOFS_DIR = "zk"
 TAG_ZK_PROVE = enc.tag("zk-prove")
 PARALLEL_MIN_LEAVES = 4096
-
-Progress = Callable[[int], None]
-
-
-# ------------------------------------------------------------------ public parameters
-
-@dataclass(frozen=True)
-class ZkParams:
-    """What a zk-mode snapshot publishes about its batches: the batch height and the verifying key."""
-
-    batch_height: int
-    vkey: VerifyingKey
-    margin: bool = False
-    """``BatchMargin(k, A)`` batches (a margin snapshot, SPEC.md §17.26); not serialised: the key's
-    ``nPublic`` (``1 + 4A`` against ``1 + A``) and the snapshot's version say which."""
-
-    @property
-    def digest(self) -> bytes:
-        """The verifying key's digest (SPEC.md §16.7), bound into the snapshot root."""
-        return self.vkey.digest()
-
-    @property
-    def binding(self) -> tuple[int, bytes]:
-        """``(k, vkey digest)``: what :func:`por.core.encoding.root_preimage` appends in zk mode."""
-        return self.batch_height, self.digest
-
-    @property
-    def batch_size(self) -> int:
-        return 1 << self.batch_height
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"batch_height": self.batch_height, "verification_key": self.vkey.to_json()}
-
-    @classmethod
-    def from_dict(cls, doc: Any, n_assets: int, *, file: str, field: str = "zk", margin: bool = False) -> ZkParams:
-        """Parse the ``zk`` object of a snapshot or proof: ``k`` in 0..20 and a strict snarkjs key for
-        ``1 + A`` signals (``1 + 4A`` for a margin snapshot, whose batches are ``BatchMargin(k, A)``)."""
-        if not isinstance(doc, dict) or set(doc) != {"batch_height", "verification_key"}:
-            raise BadInput("must be an object with exactly batch_height and verification_key", file=file, field=field)
-        k = doc["batch_height"]
-        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= zb.MAX_K:
-            raise BadInput(f"must be an integer 0..{zb.MAX_K}", file=file, field=f"{field}.batch_height")
-        try:
-            vkey = parse_verifying_key(doc["verification_key"], source=file)
-        except BadInput as exc:
-            raise BadInput(exc.reason, file=file, field=f"{field}.verification_key"
-                           + (f".{exc.field}" if exc.field else "")) from None
-        expected = n_public(n_assets, margin)
-        if vkey.n_public != expected:
-            raise BadInput(f"key has {vkey.n_public} public signals; a {'margin ' if margin else ''}batch of "
-                           f"{n_assets} assets has {expected}", file=file, field=f"{field}.verification_key.nPublic")
-        params = cls(k, vkey, margin)
-        if params.to_dict() != doc:
-            raise BadInput("is not in canonical form", file=file, field=field)
-        return params
-
-
-def n_public(n_assets: int, margin: bool) -> int:
-    """Public signals of a batch proof: ``1 + A`` for ``Batch(k, A)``, ``1 + 4A`` for ``BatchMargin(k, A)``."""
-    return 1 + 4 * n_assets if margin else 1 + n_assets
-
-
-def circuit_name(margin: bool) -> str:
-    return "BatchMargin" if margin else "Batch"
-
-
-# ------------------------------------------------------------------ setup directories
-
-@dataclass(frozen=True)
-class ZkSetup:
-    """A setup directory written by ``por zk setup``: circuit, proving key (zkey), verifying key."""
-
-    directory: Path
-    batch_height: int
-    assets: int
-    testing_only: bool
-    params: ZkParams
-
-    @property
-    def margin(self) -> bool:
-        """Whether this is a ``BatchMargin(k, A)`` setup (for margin snapshots, SPEC.md §17.26)."""
-        return self.params.margin
-
-    @property
-    def circuit(self) -> str:
-        """``"Batch"`` or ``"BatchMargin"``."""
-        return circuit_name(self.margin)
-
-    def circuit_setup(self) -> Any:
-        """The :class:`por.zk.toolchain.CircuitSetup` to prove with (needs the node tools)."""
-        from por.zk import toolchain as tc
-
-        circuit_dir = self.directory / "circuit"
-        info = tc.read_r1cs_info(circuit_dir / "main.r1cs")
-        return tc.CircuitSetup(tc.CompiledCircuit(self.batch_height, self.assets, circuit_dir, info, self.margin),
-                               self.directory)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format": SETUP_FORMAT, "version": enc.FORMAT_VERSION, "circuit": self.circuit,
-                "batch_height": self.batch_height, "assets": self.assets, "testing_only": self.testing_only,
-                "vkey_digest": self.params.digest.hex()}
-
-
-def create_setup(
-    out_dir: Path,
-    *,
-    batch_height: int,
-    assets: int,
-    entropy: str | None = None,
-    zkey: Path | None = None,
-    ptau: Path | None = None,
-    cache_dir: Path | None = None,
-    margin: bool = False,
-) -> ZkSetup:
-    """Compile ``Batch(k, A)`` (``margin``: ``BatchMargin(k, A)``) and set it up into the new directory ``out_dir``.
-
-    Without ``zkey`` this is the **local, testing-only** setup of SPEC.md §16.8 (deterministic from
-    ``entropy``; anyone who knows it can forge proofs). With ``zkey`` (the final key of a phase-2
-    ceremony) and ``ptau`` (its phase-1 file), ``snarkjs zkey verify`` checks the key against the
-    circuit first. Compiled circuits and local phase-1 files are cached in ``cache_dir``.
-    """
-    from por.zk import toolchain as tc
-
-    if not 0 <= batch_height <= zb.MAX_K:
-        raise BadInput(f"batch height must be 0..{zb.MAX_K}", field="batch-height")
-    max_assets = zb.MARGIN_MAX_ASSETS if margin else zb.MAX_ASSETS
-    if not 1 <= assets <= max_assets:
-        raise BadInput(f"the {circuit_name(margin)} circuit takes 1..{max_assets} assets", field="assets")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise BadInput("output directory exists and is not empty", file=str(out_dir))
-    if (zkey is None) == (entropy is None):
-        raise BadInput("give either --entropy (local testing setup) or --zkey (a ceremony's key)", field="zkey")
-    if ptau is not None and zkey is None:
-        raise BadInput("--ptau verifies a ceremony --zkey; a local setup makes its own", field="ptau")
-    tools = tc.find_tools()
-    cache = Path(cache_dir) if cache_dir is not None else tc.default_cache_dir()
-    with atomic_directory(out_dir) as stage:
-        if zkey is None:
-            made = tc.setup_batch(batch_height, assets, entropy, cache, tools=tools,  # type: ignore[arg-type]
-                                  margin=margin)
-            circuit = made.circuit
-            shutil.copyfile(made.zkey, stage / "circuit_final.zkey")
-            shutil.copyfile(made.vkey_path, stage / "verification_key.json")
-        else:
-            circuit = tc.compile_batch(batch_height, assets, cache, tools=tools, margin=margin)
-            tc.import_setup(circuit, zkey, stage, ptau=ptau, tools=tools)
-        target = stage / "circuit"
-        (target / "main_js").mkdir(parents=True)
-        shutil.copyfile(circuit.r1cs, target / "main.r1cs")
-        shutil.copyfile(circuit.sym, target / "main.sym")
-        for f in circuit.wasm.parent.iterdir():
-            if f.is_file():
-                shutil.copyfile(f, target / "main_js" / f.name)
-        vkey = parse_verifying_key(read_json(stage / "verification_key.json", "verification key"),
-                                   source=str(out_dir / "verification_key.json"))
-        setup = ZkSetup(out_dir, batch_height, assets, zkey is None, ZkParams(batch_height, vkey, margin))
-        atomic_write_json(stage / "setup.json", setup.to_dict())
-    return setup
-
-
-def load_setup(directory: Path) -> ZkSetup:
-    """Read a setup directory (``setup.json`` + ``verification_key.json``), checking they agree."""
-    directory = Path(directory)
-    meta_path = directory / "setup.json"
-    doc = read_json(meta_path, "zk setup")
-    keys = {"format", "version", "circuit", "batch_height", "assets", "testing_only", "vkey_digest"}
-    if not isinstance(doc, dict) or set(doc) != keys or doc["format"] != SETUP_FORMAT:
-        raise BadInput(f"not a {SETUP_FORMAT} document (write one with `por zk setup`)", file=str(meta_path))
-    if doc["version"] != enc.FORMAT_VERSION:
-        raise BadInput(f"unsupported version {doc['version']!r}", file=str(meta_path), field="version")
-    if doc["circuit"] not in ("Batch", "BatchMargin"):
-        raise BadInput("must be \"Batch\" or \"BatchMargin\"", file=str(meta_path), field="circuit")
-    margin = doc["circuit"] == "BatchMargin"
-    k, assets = doc["batch_height"], doc["assets"]
-    max_assets = zb.MARGIN_MAX_ASSETS if margin else zb.MAX_ASSETS
-    for name, v, hi in (("batch_height", k, zb.MAX_K), ("assets", assets, max_assets)):
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= hi:
-            raise BadInput(f"must be an integer 0..{hi}", file=str(meta_path), field=name)
-    vk_path = directory / "verification_key.json"
-    vkey = parse_verifying_key(read_json(vk_path, "verification key"), source=str(vk_path))
-    params = ZkParams(k, vkey, margin)
-    if vkey.n_public != n_public(assets, margin) or params.digest.hex() != doc["vkey_digest"]:
-        raise BadInput("verification_key.json does not match setup.json (digest or signal count)",
-                       file=str(vk_path))
-    return ZkSetup(directory, k, assets, bool(doc["testing_only"]), params)
 
 
 # ------------------------------------------------------------------ building
@@ -308,14 +119,49 @@ def batch_hash_levels(
     return [np.frombuffer(bytes(b), dtype=np.uint8).reshape(-1, 32) for b in levels]
 
 
+
+
+class ZkLeaves:
+    """Leaves as circuit inputs (``account ‖ salt`` field elements); the lowest ``k`` levels are Poseidon
+    batches (in parallel for large trees), SHA-256 Merkle-sum nodes above them."""
+
+    def __init__(self, snapshot_id: str, bucket_id: str, k: int, jobs: int | None) -> None:
+        self.snapshot_id, self.bucket_id, self.k, self.jobs = snapshot_id, bucket_id, k, jobs
+        self._fields = bytearray()
+
+    def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
+        self._fields += leaf_fields(self.snapshot_id, self.bucket_id, account_id, salt)
+
+    def levels(self, order: np.ndarray, seeds: bytes, pad_hashes: bytes, sums: np.ndarray,
+               progress: Progress | None) -> tuple[list[Level], bytes | None]:
+        k = self.k
+        pads = b"".join([pad_fields(seeds[i : i + 32]) for i in range(0, len(seeds), 32)])
+        fields = np.frombuffer(bytes(self._fields) + pads, dtype="S64")[order].tobytes()
+        hashed = batch_hash_levels(fields, sums, k, jobs=self.jobs, progress=progress)
+        levels = [Level(hashed[0], sums)]
+        for lvl in range(1, k + 1):
+            below = levels[-1].sums
+            levels.append(Level(hashed[lvl], below[0::2] + below[1::2]))
+        return sum_levels(levels, progress), fields
+
+
+def batch_leaves(store: Any, bucket: int, batch: int, k: int, n_values: int) -> list[zb.BatchLeaf]:
+    """The circuit inputs of one batch from the store: a ``BatchLeaf`` of the leaf's value vector per leaf."""
+    fields = store.zk_fields(bucket, batch << k, 1 << k)
+    sums = store.leaf_sums(bucket, batch << k, 1 << k, n_values)
+    return [zb.BatchLeaf(int.from_bytes(fields[64 * i : 64 * i + 32], "big"),
+                         int.from_bytes(fields[64 * i + 32 : 64 * i + 64], "big"), tuple(sums[i]))
+            for i in range(1 << k)]
+
+
 # ------------------------------------------------------------------ batch proof documents
 
 @dataclass(frozen=True)
 class BatchProofDoc:
-    """One published batch proof: which batch, its public signals, and the Groth16 proof.
+    """One published batch proof: which batch, its public signals, and the Groth16 proof (SPEC.md §16.12).
 
-    ``sums`` has ``A`` values, or ``2A`` (equity then debt) for a margin batch (``margin``, version 2:
-    published as ``equity`` and ``debt``; the factors are the snapshot's and are not repeated).
+    ``sums`` is the batch's value vector (``A`` sums, or equity then debt with margin values, published
+    under the layout's names; the margin factors are the snapshot's and are not repeated).
     """
 
     snapshot_root: bytes
@@ -324,14 +170,11 @@ class BatchProofDoc:
     root: int
     sums: tuple[int, ...]
     proof: Proof
-    margin: bool = False
 
-    def to_dict(self, symbols: Sequence[str]) -> dict[str, Any]:
-        values = batch_values_doc(symbols, self.sums, self.margin)
-        return {"format": BATCH_PROOF_FORMAT,
-                "version": enc.MARGIN_FORMAT_VERSION if self.margin else enc.FORMAT_VERSION,
+    def to_dict(self, values: Values) -> dict[str, Any]:
+        return {"format": BATCH_PROOF_FORMAT, "version": values.version,
                 "snapshot_root": self.snapshot_root.hex(), "bucket": self.bucket, "batch": self.batch,
-                "root": str(self.root), **values, "proof": self.proof.to_json()}
+                "root": str(self.root), **values.to_doc("sums", self.sums), "proof": self.proof.to_json()}
 
 
 def parse_field(value: Any, *, file: str, field: str) -> int:
@@ -342,51 +185,29 @@ def parse_field(value: Any, *, file: str, field: str) -> int:
     return int(value)
 
 
-def batch_values_doc(symbols: Sequence[str], sums: Sequence[int], margin: bool) -> dict[str, Any]:
-    """A batch's sums as published: ``{"sums": {...}}``, or ``{"equity": {...}, "debt": {...}}`` (margin, 2A values)."""
-    amounts = lambda vs: {s: str(v) for s, v in zip(symbols, vs, strict=True)}  # noqa: E731
-    n = len(symbols)
-    return {"equity": amounts(sums[:n]), "debt": amounts(sums[n:])} if margin else {"sums": amounts(sums)}
+def _parse_groth16(obj: Any, *, file: str, field: str) -> Proof:
+    try:
+        return parse_proof(obj, source=file)
+    except BadInput as exc:
+        raise BadInput(exc.reason, file=file, field=field + (f".{exc.field}" if exc.field else "")) from None
 
 
-def parse_amount_map(obj: Any, symbols: Sequence[str], *, file: str, field: str) -> list[int]:
-    """``{"SYM": "<u64>", ...}`` with exactly the snapshot's symbols, in canonical order."""
-    from por.core.jsondoc import expect_keys, parse_uint64
-
-    expect_keys(obj, set(symbols), file=file, field=field)
-    return [parse_uint64(obj[s], file=file, field=f"{field}.{s}") for s in symbols]
-
-
-def parse_batch_proof(doc: Any, symbols: Sequence[str], *, file: str, margin: bool = False) -> BatchProofDoc:
-    """Strictly parse a batch proof document (BadInput naming the field); version 2 with ``margin``."""
-    from por.core.jsondoc import expect_keys, parse_hex32
-
-    values = {"equity", "debt"} if margin else {"sums"}
-    keys = {"format", "version", "snapshot_root", "bucket", "batch", "root", "proof"} | values
+def parse_batch_proof(doc: Any, values: Values, *, file: str) -> BatchProofDoc:
+    """Strictly parse a batch proof document of a snapshot with value layout ``values`` (BadInput naming the field)."""
+    keys = {"format", "version", "snapshot_root", "bucket", "batch", "root", "proof"} | values.keys("sums")
     if not isinstance(doc, dict) or doc.get("format") != BATCH_PROOF_FORMAT:
         raise BadInput(f"not a {BATCH_PROOF_FORMAT} document", file=file, field="format")
     expect_keys(doc, keys, file=file, field="$")
-    version = enc.MARGIN_FORMAT_VERSION if margin else enc.FORMAT_VERSION
-    if type(doc["version"]) is not int or doc["version"] != version:
-        raise BadInput(f"unsupported version {doc['version']!r} (batch proofs of a "
-                       f"{'margin' if margin else 'version 1'} snapshot are version {version})",
-                       file=file, field="version")
+    if type(doc["version"]) is not int or doc["version"] != values.version:
+        raise BadInput(f"unsupported version {doc['version']!r} (batch proofs of a version {values.version} "
+                       f"snapshot are version {values.version})", file=file, field="version")
     if not isinstance(doc["bucket"], str):
         raise BadInput("must be a string", file=file, field="bucket")
-    batch = doc["batch"]
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 0:
-        raise BadInput("must be a non-negative integer", file=file, field="batch")
-    if margin:
-        sums = tuple(parse_amount_map(doc["equity"], symbols, file=file, field="equity")
-                     + parse_amount_map(doc["debt"], symbols, file=file, field="debt"))
-    else:
-        sums = tuple(parse_amount_map(doc["sums"], symbols, file=file, field="sums"))
-    try:
-        proof = parse_proof(doc["proof"], source=file)
-    except BadInput as exc:
-        raise BadInput(exc.reason, file=file, field="proof" + (f".{exc.field}" if exc.field else "")) from None
+    batch = parse_index(doc["batch"], file=file, field="batch")
+    sums = tuple(values.from_doc(doc, "sums", parse_uint64, file=file, field=""))
+    proof = _parse_groth16(doc["proof"], file=file, field="proof")
     return BatchProofDoc(parse_hex32(doc["snapshot_root"], file=file, field="snapshot_root"), doc["bucket"], batch,
-                         parse_field(doc["root"], file=file, field="root"), sums, proof, margin)
+                         parse_field(doc["root"], file=file, field="root"), sums, proof)
 
 
 def batch_proof_path(snapshot_dir: Path, bucket_index: int, batch: int) -> Path:
@@ -403,427 +224,17 @@ def prove_seed(nonce_key: bytes, snapshot_root: bytes, bucket_id: str, batch: in
     return Prf(nonce_key)(TAG_ZK_PROVE + snapshot_root + enc.lp(bucket_id) + enc.u64(batch))
 
 
-# ------------------------------------------------------------------ proving
-
-@dataclass
-class ProveResult:
-    """What ``por zk prove`` did."""
-
-    proved: int = 0
-    skipped: int = 0
-    batches: int = 0
-    testing_only: bool = True
-    seconds: float = 0.0
-
-
-def _batch_leaves(store: Any, bucket: int, batch: int, k: int, n_assets: int,
-                  margin: bool = False) -> list[zb.BatchLeaf] | list[zb.MarginLeaf]:
-    """The circuit inputs of one batch from the store: ``BatchLeaf``s, or ``MarginLeaf``s with ``margin``."""
-    fields = store.zk_fields(bucket, batch << k, 1 << k)
-    sums = store.leaf_sums(bucket, batch << k, 1 << k, 2 * n_assets if margin else n_assets)
-    out: list = []
-    for i in range(1 << k):
-        account = int.from_bytes(fields[64 * i : 64 * i + 32], "big")
-        salt = int.from_bytes(fields[64 * i + 32 : 64 * i + 64], "big")
-        row = tuple(sums[i])
-        out.append(zb.MarginLeaf(account, salt, row[:n_assets], row[n_assets:]) if margin
-                   else zb.BatchLeaf(account, salt, row))
-    return out
-
-
-def _check_margin_batch(leaves: Sequence[zb.MarginLeaf], factors: tuple[Sequence[int], Sequence[int]],
-                        bucket_id: str, batch: int, k: int, margin: Any) -> None:
-    """Refuse, before any node process starts, a batch the circuit cannot prove: a leaf with
-    ``value_base < 0`` (SPEC.md §17.4) -- a store that does not follow the per-account rule."""
-    for i, leaf in enumerate(leaves):
-        value = zb.margin_value_base(leaf, *factors)
-        if value < 0:
-            raise BadInput(f"leaf {(batch << k) + i} of bucket {bucket_id!r} (batch {batch}) has base collateral "
-                           f"value {margin.format_value(value)} quote units < 0: the margin batch circuit cannot "
-                           "prove it (the store breaks the per-account rule; rebuild with `por build`)",
-                           field=f"{bucket_id}/batch {batch}")
-
-
-def prove_snapshot(
-    snapshot_dir: Path,
-    *,
-    setup_dir: Path | None = None,
-    force: bool = False,
-    progress: Progress | None = None,
-    on_total: Callable[[int], None] | None = None,
-) -> ProveResult:
-    """Prove every batch of a zk-mode snapshot into ``DIR/zk/<bucket>/<batch>.json`` (atomically, resumably).
-
-    A batch whose proof file exists and names the right batch root and sums is skipped unless
-    ``force``. The setup directory defaults to the one the snapshot was built with. The proofs are
-    deterministic (randomness from :func:`prove_seed`).
-    """
-    import time
-
-    from por.proofs.inclusion import Prover
-    from por.zk import toolchain as tc
-
-    snapshot_dir = Path(snapshot_dir)
-    prover = Prover(snapshot_dir)
-    try:
-        snap = prover.snapshot
-        if snap.zk is None:
-            raise BadInput("not a zk-mode snapshot (build it with `por build --zk SETUP`)", file=str(snapshot_dir))
-        setup = load_setup(Path(setup_dir) if setup_dir is not None else prover.store.zk_setup_dir())
-        if setup.params.digest != snap.zk.digest or setup.batch_height != snap.zk.batch_height:
-            raise BadInput("this setup's verifying key is not the one bound in the snapshot", file=str(setup.directory))
-        k = snap.zk.batch_height
-        symbols = snap.config.symbols
-        n = len(symbols)
-        margin = snap.config.margin
-        n_values = 2 * n if margin is not None else n
-        if setup.margin != (margin is not None):
-            raise BadInput(f"a {setup.circuit} setup cannot prove a {'margin' if margin else 'version 1'} snapshot",
-                           file=str(setup.directory))
-        todo: list[tuple[int, int, Path]] = []  # (bucket position, batch, proof file) still to prove
-        result = ProveResult(testing_only=setup.testing_only)
-        for bi, summary in enumerate(snap.buckets):
-            for j in range(1 << (summary.height - k)):
-                result.batches += 1
-                path = batch_proof_path(snapshot_dir, bi, j)
-                node_hash, node_sums = prover.store.node(bi, k, j, n_values)
-                if not force and path.is_file():
-                    try:
-                        doc = parse_batch_proof(read_json(path, "batch proof"), symbols, file=str(path),
-                                                margin=margin is not None)
-                    except BadInput:
-                        doc = None
-                    if doc is not None and (doc.snapshot_root, doc.bucket, doc.batch, zb.field_to_bytes32(doc.root),
-                                            list(doc.sums)) == (snap.root, summary.id, j, node_hash, node_sums):
-                        result.skipped += 1
-                        if progress:
-                            progress(1)
-                        continue
-                todo.append((bi, j, path))
-        if on_total:
-            on_total(result.batches)
-        circuit_setup = setup.circuit_setup()
-        nonce = prover.store.nonce_key()
-        t0 = time.perf_counter()
-
-        factors = (margin.f_eq, margin.f_debt) if margin is not None else None
-
-        def batches() -> Iterator[tuple[list, bytes]]:
-            for bi, j, _ in todo:
-                leaves = _batch_leaves(prover.store, bi, j, k, n, margin is not None)
-                if factors is not None:
-                    _check_margin_batch(leaves, factors, snap.buckets[bi].id, j, k, margin)
-                yield leaves, prove_seed(nonce, snap.root, snap.buckets[bi].id, j)
-
-        if factors is not None:
-            stream = tc.prove_margin_batches(circuit_setup, batches(), *factors)
-        else:
-            stream = tc.prove_batches(circuit_setup, batches())
-        for (bi, j, path), proved in zip(todo, stream):
-            summary = snap.buckets[bi]
-            node_hash, node_sums = prover.store.node(bi, k, j, n_values)
-            sums = (list(proved.equity_sums) + list(proved.debt_sums)) if factors is not None else list(proved.sums)
-            if zb.field_to_bytes32(proved.root) != node_hash or sums != node_sums:
-                raise BadInput(f"store is inconsistent: batch {j} of bucket {summary.id!r} proves another root",
-                               file=str(prover.store.path))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, BatchProofDoc(snap.root, summary.id, j, proved.root, tuple(sums),
-                                                  proved.proof, factors is not None).to_dict(symbols))
-            result.proved += 1
-            if progress:
-                progress(1)
-        result.seconds = time.perf_counter() - t0
-        return result
-    finally:
-        prover.close()
-
-
-# ------------------------------------------------------------------ verifying
-
-@dataclass
-class BucketCheck:
-    bucket: str
-    batches: int
-    ok: bool
-    problem: str | None = None
-
-
-@dataclass
-class ZkVerifyResult:
-    """The outcome of :func:`verify_snapshot`: per bucket, and the failures found (empty when valid)."""
-
-    snapshot_id: str
-    root: str
-    batch_height: int
-    vkey_digest: str
-    buckets: list[BucketCheck] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    margin: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    @property
-    def statement(self) -> str:
-        """What valid batch proofs establish about every leaf of the snapshot, for reports."""
-        if self.margin:
-            return ("every equity and debt of every leaf is in [0, 2^64), every account's collateral value at the "
-                    "snapshot's prices and base haircuts is >= 0, and every bucket's equity and debt totals are the "
-                    "sums of its proven batches")
-        return "every balance of every leaf is in [0, 2^64) and every bucket total is the sum of its proven batches"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"valid": self.ok, "snapshot_id": self.snapshot_id, "root": self.root,
-                "batch_height": self.batch_height, "vkey_digest": self.vkey_digest, "margin": self.margin,
-                "buckets": [{"bucket": b.bucket, "batches": b.batches, "ok": b.ok, "problem": b.problem}
-                            for b in self.buckets],
-                "failures": self.failures}
-
-
 def verify_batch(params: ZkParams, proof: Proof, root: int, sums: Sequence[int],
                  factors: tuple[Sequence[int], Sequence[int]] | None = None) -> None:
     """Verify one batch proof under the snapshot's key (SPEC.md §16.7, §17.26).
 
-    ``sums`` are the batch's ``A`` sums, or its ``2A`` equity then debt sums for a margin batch, whose
-    ``factors`` (``f_eq``, ``f_debt``) must come from the snapshot's own margin metadata.
-    Raises :class:`VerificationFailed`.
+    ``sums`` are the batch's value sums; margin ``factors`` (``f_eq``, ``f_debt``) must come from the
+    snapshot's own metadata. Raises :class:`VerificationFailed`.
     """
-    if params.margin != (factors is not None):
-        raise ValueError("a margin batch is verified with the snapshot's factors, a plain batch without")
-    if factors is None:
-        zb.verify_batch_proof(params.vkey, proof, root, sums)
-        return
-    n = len(sums) // 2
-    zb.verify_margin_batch_proof(params.vkey, proof, root, sums[:n], sums[n:], *factors)
-
-
-def _verify_worker(args: tuple[dict, bool, int, Any, int, tuple[int, ...], Any]) -> str | None:
-    vk_doc, margin, k, proof_doc, root, sums, factors = args
-    params = ZkParams(k, parse_verifying_key(vk_doc), margin)
-    try:
-        verify_batch(params, parse_proof(proof_doc), root, sums, factors)
-    except VerificationFailed as exc:
-        return exc.reason
-    return None
-
-
-def verify_snapshot(
-    snapshot_dir: Path,
-    *,
-    snapshot_path: Path | None = None,
-    jobs: int = 1,
-    progress: Progress | None = None,
-    on_total: Callable[[int], None] | None = None,
-) -> ZkVerifyResult:
-    """Verify every batch proof of a published zk-mode snapshot and tie them to its bucket roots.
-
-    Reads ``snapshot.json`` (or ``snapshot_path``) and ``DIR/zk/<bucket>/<j>.json``; for each
-    bucket: every one of its ``2^(h-k)`` batch proofs must exist, name this snapshot, bucket and
-    batch, and verify under the snapshot's key (py_ecc pairing; ``jobs`` processes); the SHA-256
-    Merkle-sum tree built over the proven ``(root, sums)`` must give the published bucket root
-    and totals. Never raises for a failed check: failures are collected, naming bucket and batch.
-    """
-    from por.snapshot.document import load_snapshot
-
-    snapshot_dir = Path(snapshot_dir)
-    snap = load_snapshot(snapshot_path or snapshot_dir / "snapshot.json")
-    if snap.zk is None:
-        raise BadInput("not a zk-mode snapshot", file=str(snapshot_path or snapshot_dir / "snapshot.json"))
-    k = snap.zk.batch_height
-    symbols = snap.config.symbols
-    margin = snap.config.margin
-    n_values = 2 * len(symbols) if margin is not None else len(symbols)
-    factors = (margin.f_eq, margin.f_debt) if margin is not None else None  # from the snapshot, never a proof
-    result = ZkVerifyResult(snap.config.snapshot_id, snap.root.hex(), k, snap.zk.digest.hex(), margin=margin is not None)
-    if on_total:
-        on_total(sum(1 << (b.height - k) for b in snap.buckets))
-    vk_doc = snap.zk.vkey.to_json()
-    for bi, summary in enumerate(snap.buckets):
-        count = 1 << (summary.height - k)
-        nodes: list[tuple[bytes, list[int]]] = []
-        checks: list[tuple[dict, bool, int, Any, int, tuple[int, ...], Any]] = []
-        checked: list[int] = []
-        problems: list[str] = []
-        for j in range(count):
-            path = batch_proof_path(snapshot_dir, bi, j)
-            where = f"bucket {summary.id}, batch {j} ({path})"
-            if not path.is_file():
-                problems.append(f"{where}: proof missing (run `por zk prove`)")
-                nodes.append((bytes(32), [0] * n_values))
-                continue
-            try:
-                doc = parse_batch_proof(read_json(path, "batch proof"), symbols, file=str(path),
-                                        margin=margin is not None)
-            except BadInput as exc:
-                problems.append(f"{where}: malformed: {exc}")
-                nodes.append((bytes(32), [0] * n_values))
-                continue
-            if (doc.snapshot_root, doc.bucket, doc.batch) != (snap.root, summary.id, j):
-                problems.append(f"{where}: the document names snapshot {doc.snapshot_root.hex()[:16]}…, bucket "
-                                f"{doc.bucket!r}, batch {doc.batch}")
-            nodes.append((zb.field_to_bytes32(doc.root), list(doc.sums)))
-            checks.append((vk_doc, margin is not None, k, doc.proof.to_json(), doc.root, doc.sums, factors))
-            checked.append(j)
-        verdicts = _run_checks(checks, jobs, progress)
-        for j, verdict in zip(checked, verdicts):
-            if verdict is not None:
-                problems.append(f"bucket {summary.id}, batch {j} ({batch_proof_path(snapshot_dir, bi, j)}): "
-                                f"Groth16 proof does not verify ({verdict})")
-        if progress and len(checks) < count:
-            progress(count - len(checks))
-        if not problems:
-            problem = _check_upper_tree(snap.config.snapshot_id, summary, nodes)
-            if problem:
-                problems.append(f"bucket {summary.id}: {problem}")
-        result.buckets.append(BucketCheck(summary.id, count, not problems, problems[0] if problems else None))
-        result.failures += problems
-    return result
-
-
-def _run_checks(checks: list, jobs: int, progress: Progress | None) -> list[str | None]:
-    if jobs > 1 and len(checks) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        ctx = multiprocessing.get_context("spawn")
-        out = []
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            for verdict in pool.map(_verify_worker, checks):
-                out.append(verdict)
-                if progress:
-                    progress(1)
-        return out
-    out = []
-    for c in checks:
-        out.append(_verify_worker(c))
-        if progress:
-            progress(1)
-    return out
-
-
-def _check_upper_tree(snapshot_id: str, summary: Any, nodes: list[tuple[bytes, list[int]]]) -> str | None:
-    """Build the SHA-256 tree over proven batch nodes; compare with the published bucket root and totals."""
-    from por.tree.sumtree import parent as _parent
-
-    level = nodes
-    try:
-        while len(level) > 1:
-            level = [_parent(level[i], level[i + 1], "batch tree") for i in range(0, len(level), 2)]
-    except VerificationFailed as exc:
-        return exc.reason
-    root_hash, sums = level[0]
-    if root_hash != summary.root or tuple(sums) != tuple(summary.vector):
-        return ("the proven batches do not add up to the published bucket root and totals "
-                f"(computed {root_hash.hex()[:16]}…)")
-    return None
-
-
-# ------------------------------------------------------------------ inclusion proofs
-
-def entry_batch_doc(snapshot_dir: Path, store: Any, snap: Any, bucket: int, position: int) -> dict[str, Any]:
-    """The ``batch`` object of a zk-mode inclusion proof entry: Poseidon path, batch sums (margin:
-    equity and debt sums), Groth16 proof.
-
-    Requires the batch's proof file (``por zk prove`` first); checks it names this batch's root and sums.
-    """
-    k = snap.zk.batch_height
-    symbols = snap.config.symbols
-    n = len(symbols)
-    margin = snap.config.margin is not None
-    n_values = 2 * n if margin else n
-    j = position >> k
-    path = [int.from_bytes(store.node(bucket, lvl, (position >> lvl) ^ 1, n_values)[0], "big") for lvl in range(k)]
-    node_hash, node_sums = store.node(bucket, k, j, n_values)
-    proof_path = batch_proof_path(snapshot_dir, bucket, j)
-    if not proof_path.is_file():
-        raise BadInput(f"no proof of batch {j} of bucket {snap.buckets[bucket].id!r} yet (run `por zk prove`)",
-                       file=str(proof_path))
-    doc = parse_batch_proof(read_json(proof_path, "batch proof"), symbols, file=str(proof_path), margin=margin)
-    if (doc.snapshot_root, zb.field_to_bytes32(doc.root), list(doc.sums)) != (snap.root, node_hash, node_sums):
-        raise BadInput("batch proof is for another snapshot or batch (re-run `por zk prove --force`)",
-                       file=str(proof_path))
-    return {"path": [str(x) for x in path], **batch_values_doc(symbols, node_sums, margin),
-            "proof": doc.proof.to_json()}
-
-
-def verify_entry_batch(
-    obj: Any, params: ZkParams, *, snapshot_id: str, bucket_id: str, account_id: str, salt: bytes,
-    balances: Sequence[int], index: int, symbols: Sequence[str], file: str, field: str, where: str,
-    factors: tuple[Sequence[int], Sequence[int]] | None = None,
-) -> tuple[bytes, list[int]]:
-    """Check a proof entry's ``batch`` object; return the level-``k`` node ``(hash, sums)`` it proves.
-
-    The leaf (§16.4.1) climbs the ``k`` Poseidon siblings to the batch root, and the Groth16 proof
-    must verify for ``[root, sums]`` under the snapshot's key: so every leaf of the batch, not only
-    this one, is a u64 vector and the sums are exact. For a margin snapshot (SPEC.md §17.26)
-    ``balances`` is the own ``E ‖ D``, the object carries ``equity`` and ``debt`` sums, and the
-    proof also covers every leaf's ``value_base ≥ 0`` under ``factors`` (the snapshot's own).
-    """
-    from por.core.jsondoc import expect_keys
-
-    k = params.batch_height
-    margin = factors is not None
-    expect_keys(obj, {"path", "proof"} | ({"equity", "debt"} if margin else {"sums"}), file=file, field=field)
-    if not isinstance(obj["path"], list):
-        raise BadInput("must be a list", file=file, field=f"{field}.path")
-    path = [parse_field(x, file=file, field=f"{field}.path[{i}]") for i, x in enumerate(obj["path"])]
-    if margin:
-        sums = (parse_amount_map(obj["equity"], symbols, file=file, field=f"{field}.equity")
-                + parse_amount_map(obj["debt"], symbols, file=file, field=f"{field}.debt"))
-    else:
-        sums = parse_amount_map(obj["sums"], symbols, file=file, field=f"{field}.sums")
-    try:
-        proof = parse_proof(obj["proof"], source=file)
-    except BadInput as exc:
-        raise BadInput(exc.reason, file=file, field=f"{field}.proof" + (f".{exc.field}" if exc.field else "")) from None
-    if len(path) != k:
-        raise VerificationFailed(f"batch path has {len(path)} siblings, the batch height is {k}", where=where)
-    leaf = zb.leaf_hash(zb.account_field(snapshot_id, bucket_id, account_id), zb.salt_field(salt), balances)
-    root = zb.root_from_path(leaf, index & ((1 << k) - 1), path)
-    try:
-        verify_batch(params, proof, root, sums, factors)
-    except VerificationFailed as exc:
-        raise VerificationFailed(f"{exc.reason}; the leaf, batch path or batch sums were altered, or the proof "
-                                 "is not for this batch" + (" and these prices and haircuts" if margin else ""),
-                                 where=f"{where}, batch") from None
-    return zb.field_to_bytes32(root), sums
+    params.circuit.verify(params.vkey, proof, root, sums, factors)  # ValueError: factors missing or superfluous
 
 
 # ------------------------------------------------------------------ the mode
-
-from por.core.config import SnapshotConfig  # noqa: E402
-from por.core.keys import SnapshotKeys  # noqa: E402
-from por.core.progress import Progress as _Progress  # noqa: E402
-from por.modes.base import EntryCheck, ProofSource  # noqa: E402
-from por.modes.public import PublicMode  # noqa: E402
-from por.modes.values import Values  # noqa: E402
-from por.tree.sumtree import Level, Node, sum_levels  # noqa: E402
-
-
-class ZkLeaves:
-    """Leaves as circuit inputs (``account ‖ salt`` field elements); the lowest ``k`` levels are Poseidon
-    batches (in parallel for large trees), SHA-256 Merkle-sum nodes above them."""
-
-    def __init__(self, snapshot_id: str, bucket_id: str, k: int, jobs: int | None) -> None:
-        self.snapshot_id, self.bucket_id, self.k, self.jobs = snapshot_id, bucket_id, k, jobs
-        self._fields = bytearray()
-
-    def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
-        self._fields += leaf_fields(self.snapshot_id, self.bucket_id, account_id, salt)
-
-    def levels(self, order: np.ndarray, seeds: bytes, pad_hashes: bytes, sums: np.ndarray,
-               progress: _Progress | None) -> tuple[list[Level], bytes | None]:
-        k = self.k
-        pads = b"".join([pad_fields(seeds[i : i + 32]) for i in range(0, len(seeds), 32)])
-        fields = np.frombuffer(bytes(self._fields) + pads, dtype="S64")[order].tobytes()
-        hashed = batch_hash_levels(fields, sums, k, jobs=self.jobs, progress=progress)
-        levels = [Level(hashed[0], sums)]
-        for lvl in range(1, k + 1):
-            below = levels[-1].sums
-            levels.append(Level(hashed[lvl], below[0::2] + below[1::2]))
-        return sum_levels(levels, progress), fields
-
 
 class ZkMode(PublicMode):
     """Public sums above Groth16-proven Poseidon batches of ``2^k`` leaves (SPEC.md §16.10, §17.26)."""
@@ -833,6 +244,11 @@ class ZkMode(PublicMode):
     @property
     def batch_height(self) -> int:
         return self.zk.batch_height if self.zk is not None else 0
+
+    @property
+    def circuit(self) -> CircuitKind:
+        """The batch circuit this snapshot's value layout needs."""
+        return circuit_for(self.values.params is not None)
 
     @property
     def factors(self) -> tuple[Sequence[int], Sequence[int]] | None:
@@ -845,7 +261,7 @@ class ZkMode(PublicMode):
         return enc.u8(k) + digest + self.values.root_extension()
 
     def check_buildable(self) -> None:
-        if self.zk.margin != (self.values.params is not None):
+        if self.zk.circuit != self.circuit:
             raise BadInput("a margin config (with [prices]) is built with a BatchMargin setup (`por zk setup "
                            "--margin`), any other config with a Batch setup", field="zk")
 
@@ -854,6 +270,14 @@ class ZkMode(PublicMode):
 
     def extra_work(self, capacity: int) -> int:
         return capacity  # one Poseidon leaf hash per leaf
+
+    def batch_statement(self) -> str:
+        """What valid batch proofs establish about every leaf of the snapshot, for reports."""
+        if self.factors is not None:
+            return ("every equity and debt of every leaf is in [0, 2^64), every account's collateral value at the "
+                    "snapshot's prices and base haircuts is >= 0, and every bucket's equity and debt totals are the "
+                    "sums of its proven batches")
+        return "every balance of every leaf is in [0, 2^64) and every bucket total is the sum of its proven batches"
 
     # ---------------------------------------------------------------- documents
 
@@ -867,7 +291,7 @@ class ZkMode(PublicMode):
     @classmethod
     def parse_params(cls, doc: dict[str, Any], config: SnapshotConfig, *, file: str, field: str = "") -> Any:
         return ZkParams.from_dict(doc["zk"], len(config.assets), file=file, field=field or "zk",
-                                  margin=config.margin is not None)
+                                  circuit=circuit_for(config.margin is not None))
 
     @classmethod
     def document_keys(cls, layout: type[Values]) -> set[str]:
@@ -877,6 +301,10 @@ class ZkMode(PublicMode):
         if self.zk.to_dict() != trusted.zk.to_dict():
             raise VerificationFailed("proof's batch height or verifying key differs from the snapshot's",
                                      where=f"{file}: snapshot.zk")
+
+    def read_batch_proof(self, path: Path) -> BatchProofDoc:
+        """A batch proof file of this snapshot (BadInput if unreadable or malformed)."""
+        return parse_batch_proof(read_json(path, "batch proof"), self.values, file=str(path))
 
     # ---------------------------------------------------------------- inclusion proofs
 
@@ -892,17 +320,55 @@ class ZkMode(PublicMode):
         _, own = src.store.node(bucket, 0, position, n)
         path = src.store.siblings(bucket, position, src.snapshot.buckets[bucket].height, n)
         entry = self.entry_doc(src, bucket, position, salt, own, path[self.batch_height:])
-        entry["batch"] = entry_batch_doc(src.dir, src.store, src.snapshot, bucket, position)
+        entry["batch"] = self.entry_batch_doc(src, bucket, position)
         return entry
 
+    def entry_batch_doc(self, src: ProofSource, bucket: int, position: int) -> dict[str, Any]:
+        """The ``batch`` object of an inclusion-proof entry: Poseidon path, batch sums, Groth16 proof.
+
+        Requires the batch's proof file (``por zk prove`` first); checks it names this batch's root and sums.
+        """
+        k, n, store, snap = self.batch_height, self.n_values, src.store, src.snapshot
+        j = position >> k
+        path = [int.from_bytes(store.node(bucket, lvl, (position >> lvl) ^ 1, n)[0], "big") for lvl in range(k)]
+        node_hash, node_sums = store.node(bucket, k, j, n)
+        proof_path = batch_proof_path(src.dir, bucket, j)
+        if not proof_path.is_file():
+            raise BadInput(f"no proof of batch {j} of bucket {snap.buckets[bucket].id!r} yet (run `por zk prove`)",
+                           file=str(proof_path))
+        doc = self.read_batch_proof(proof_path)
+        if (doc.snapshot_root, zb.field_to_bytes32(doc.root), list(doc.sums)) != (snap.root, node_hash, node_sums):
+            raise BadInput("batch proof is for another snapshot or batch (re-run `por zk prove --force`)",
+                           file=str(proof_path))
+        return {"path": [str(x) for x in path], **self.values.to_doc("sums", node_sums), "proof": doc.proof.to_json()}
+
     def open_leaf(self, e: dict[str, Any], c: EntryCheck) -> tuple[Node, int]:
+        """The own leaf climbs the ``k`` Poseidon siblings to the batch root, and the Groth16 proof must verify for
+        ``[root, sums]`` under the snapshot's key: so every leaf of the batch, not only this one, is a u64 vector
+        and the sums are exact (margin values: every leaf's base collateral value is ``>= 0`` too)."""
         k = self.batch_height
         if c.index >> c.height:
             raise VerificationFailed(f"leaf index {c.index} is outside a tree of height {c.height}", where=c.where)
-        node = verify_entry_batch(e["batch"], self.zk, snapshot_id=c.config.snapshot_id, bucket_id=c.bucket_id,
-                                  account_id=c.account, salt=c.salt, balances=c.own, index=c.index,
-                                  symbols=c.config.symbols, file=c.file, field=f"{c.field}.batch", where=c.where,
-                                  factors=self.factors)
+        obj, file, field = e["batch"], c.file, f"{c.field}.batch"
+        expect_keys(obj, {"path", "proof"} | self.values.keys("sums"), file=file, field=field)
+        if not isinstance(obj["path"], list):
+            raise BadInput("must be a list", file=file, field=f"{field}.path")
+        path = [parse_field(x, file=file, field=f"{field}.path[{i}]") for i, x in enumerate(obj["path"])]
+        sums = self.values.from_doc(obj, "sums", parse_uint64, file=file, field=field)
+        proof = _parse_groth16(obj["proof"], file=file, field=f"{field}.proof")
+        if len(path) != k:
+            raise VerificationFailed(f"batch path has {len(path)} siblings, the batch height is {k}", where=c.where)
+        sid = c.config.snapshot_id
+        leaf = zb.leaf_hash(zb.account_field(sid, c.bucket_id, c.account), zb.salt_field(c.salt), c.own)
+        root = zb.root_from_path(leaf, c.index & ((1 << k) - 1), path)
+        try:
+            verify_batch(self.zk, proof, root, sums, self.factors)
+        except VerificationFailed as exc:
+            raise VerificationFailed(f"{exc.reason}; the leaf, batch path or batch sums were altered, or the proof "
+                                     "is not for this batch"
+                                     + (" and these prices and haircuts" if self.factors is not None else ""),
+                                     where=f"{c.where}, batch") from None
+        node = (zb.field_to_bytes32(root), sums)
         check = self.path_check(c.bucket_id)
         if check is not None:  # §17.26: the proven batch node meets the node rule too
             check(node[1], f"{c.where}, batch (node at level {k})")
@@ -925,7 +391,7 @@ def setup_params(config: SnapshotConfig, zk_setup: Path) -> ZkParams:
     if setup.assets != len(config.assets):
         raise BadInput(f"the zk setup is for {setup.assets} assets, the config declares {len(config.assets)}",
                        file=str(zk_setup), field="assets")
-    if setup.margin != (config.margin is not None):
+    if setup.circuit != circuit_for(config.margin is not None):
         raise BadInput(f"the zk setup is a {setup.circuit} setup; "
                        + ("a config with [prices] (margin accounts) needs `por zk setup --margin`"
                           if config.margin is not None else "a config without [prices] needs a Batch setup "

@@ -1,4 +1,4 @@
-// Prove many Groth16 batches in ONE node process, deterministically (por.zk.toolchain.prove_batches).
+// Prove many Groth16 batches in ONE node process, deterministically (por.zk.prover.prove_batches).
 //
 // Usage:  node prove_batches.mjs <config.json>   (jobs on stdin, one JSON object per line)
 //

@@ -7,7 +7,7 @@ wires ``1 .. nPublic`` the public signals. ``.sym`` lines are ``label,wire,compo
 ``wire = -1`` for signals the optimiser removed.
 
 Used by the tests to forge witnesses (to show a forged witness yields no verifying proof) and by
-:func:`por.zk.toolchain.prove_batch` to read the Poseidon levels the circuit computed.
+:func:`por.zk.prover.prove_batch` to read the Poseidon levels the circuit computed.
 """
 
 from __future__ import annotations

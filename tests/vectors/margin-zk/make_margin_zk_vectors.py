@@ -48,8 +48,11 @@ from por.proofs.inclusion import Prover  # noqa: E402
 from por.snapshot import build_snapshot, compute_root, root_preimage  # noqa: E402
 from por.tree.sumtree import top_tree  # noqa: E402
 from por.zk import batch as zb  # noqa: E402
-from por.zk import toolchain  # noqa: E402
-from por.modes.zk import batch_proof_path, create_setup, prove_snapshot  # noqa: E402
+from por.zk import tools  # noqa: E402
+from por.zk.circuits import BATCH_MARGIN  # noqa: E402
+from por.zk.setup import create_setup  # noqa: E402
+from por.modes.zk import batch_proof_path  # noqa: E402
+from por.proofs.batches import prove_snapshot  # noqa: E402
 
 OUT = HERE
 INPUTS = HERE.parent / "margin"  # the §17.13 config and ledger
@@ -102,7 +105,7 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
             account, salt = zb.account_field(sid, bucket, ACCOUNT), zb.salt_field(salt32)
             assert (account, salt) == (int.from_bytes(enc.H(acc_pre), "big") >> 3,
                                        int.from_bytes(enc.H(salt_pre), "big") >> 3)
-            leaf = zb.margin_leaf_hash(account, salt, equity, debt)
+            leaf = zb.leaf_hash(account, salt, BATCH_MARGIN.join_values(equity, debt))
             assert prover.store.node(bi, 0, index, 2 * n)[0] == zb.field_to_bytes32(leaf)
             node, pos_path = leaf, []
             for lvl, sib in enumerate(int(x) for x in e["batch"]["path"]):
@@ -113,7 +116,7 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
             root = node
             b_eq = [int(e["batch"]["equity"][s]) for s in symbols]
             b_debt = [int(e["batch"]["debt"][s]) for s in symbols]
-            signals = zb.margin_public_signals(root, b_eq, b_debt, margin.f_eq, margin.f_debt)
+            signals = BATCH_MARGIN.public_signals(root, b_eq + b_debt, (margin.f_eq, margin.f_debt))
             cur = (zb.field_to_bytes32(root), b_eq + b_debt)
             level_k = {"level": K, "hash": cur[0].hex(), "values": _dec(cur[1]),
                        "value_base": str(collateral_value(b_eq, b_debt, margin, tiered=False))}
@@ -180,22 +183,24 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
             fields = prover.store.zk_fields(bi, i, 1)
             if i in by_pos:
                 acct, salt32 = by_pos[i]
-                leaf = zb.MarginLeaf.for_account(sid, bucket, acct, salt32, values[:n], values[n:])
+                leaf = zb.BatchLeaf.for_account(sid, bucket, acct, salt32,
+                                                BATCH_MARGIN.join_values(values[:n], values[n:]))
                 desc = {"index": i, "kind": "account", "account_id": acct, "salt32": salt32.hex()}
             else:
                 pads = [p for p, s in enumerate(seeds) if zb.salt_field(s) == int.from_bytes(fields[32:], "big")]
                 assert len(pads) == 1
-                leaf = zb.pad_margin_leaf(seeds[pads[0]], n)
+                leaf = zb.pad_leaf(seeds[pads[0]], BATCH_MARGIN.n_values(n))
                 desc = {"index": i, "kind": "padding", "padding_index": pads[0], "seed": seeds[pads[0]].hex()}
             assert fields == leaf.account.to_bytes(32, "big") + leaf.salt.to_bytes(32, "big")
+            equity, debt = BATCH_MARGIN.split_values(leaf.values)
             leaves.append({**desc, "account": str(leaf.account), "salt": str(leaf.salt),
-                           "equity": _dec(leaf.equity), "debt": _dec(leaf.debt), "leaf": str(leaf.hash)})
+                           "equity": _dec(equity), "debt": _dec(debt), "leaf": str(leaf.hash)})
 
         return {
             "description": "margin zk-mode vectors (SPEC.md §17.26): intermediate values of alice's version 2 "
                            "inclusion proof; field elements are decimal, bytes lowercase hex, vectors E ‖ D",
             "secret": SECRET.hex(), "snapshot_id": sid, "setup_entropy": ENTROPY, "circuit": "BatchMargin",
-            "batch_height": K, "assets": symbols, "tool_versions": toolchain.tool_versions(),
+            "batch_height": K, "assets": symbols, "tool_versions": tools.tool_versions(),
             "scale": margin.scale, "f_eq": _dec(margin.f_eq), "f_debt": _dec(margin.f_debt),
             "n_public": vk.n_public,
             "vk_digest_preimage": vk_pre.hex(), "vk_digest": vk.digest().hex(),
@@ -225,7 +230,7 @@ def generate(out: Path) -> None:
     (out / "ledger.csv").write_bytes((INPUTS / "ledger.csv").read_bytes())
     with tempfile.TemporaryDirectory(prefix="margin-zk-vectors-") as tmp:
         setup_dir, snap_dir = Path(tmp) / "setup", Path(tmp) / "snap"
-        setup = create_setup(setup_dir, batch_height=K, assets=ASSETS, entropy=ENTROPY, margin=True)
+        setup = create_setup(setup_dir, batch_height=K, assets=ASSETS, entropy=ENTROPY, circuit=BATCH_MARGIN)
         build_snapshot(out / "snapshot.toml", out / "ledger.csv", snap_dir, secret=SECRET, zk_setup=setup_dir)
         result = prove_snapshot(snap_dir)
         assert result.proved == result.batches == 6, result

@@ -42,8 +42,10 @@ from por.proofs.inclusion import Prover  # noqa: E402
 from por.snapshot import build_snapshot, compute_root  # noqa: E402
 from por.tree.sumtree import top_tree  # noqa: E402
 from por.zk import batch as zb  # noqa: E402
-from por.zk import toolchain  # noqa: E402
-from por.modes.zk import batch_proof_path, create_setup, prove_snapshot  # noqa: E402
+from por.zk import tools  # noqa: E402
+from por.zk.setup import create_setup  # noqa: E402
+from por.modes.zk import batch_proof_path  # noqa: E402
+from por.proofs.batches import prove_snapshot  # noqa: E402
 
 OUT = HERE / "mode"
 SECRET = bytes(range(32))
@@ -216,7 +218,7 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
             "description": "zk-mode vectors (SPEC.md §16.9-§16.13): intermediate values of alice's inclusion "
                            "proof and one whole batch; field elements are decimal, bytes lowercase hex",
             "secret": SECRET.hex(), "snapshot_id": sid, "setup_entropy": ENTROPY,
-            "batch_height": K, "assets": list(symbols), "tool_versions": toolchain.tool_versions(),
+            "batch_height": K, "assets": list(symbols), "tool_versions": tools.tool_versions(),
             "vk_digest_preimage": vk_pre.hex(), "vk_digest": vk.digest().hex(),
             "account_id": ACCOUNT, "entries": entries,
             "top_height": len(top) - 1, "top_hash": top_hash.hex(), "top_sums": _dec(list(top_sums)),

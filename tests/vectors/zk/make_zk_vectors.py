@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parents[2]))
 
 from por.core.encoding import H, lp  # noqa: E402
 from por.core.keys import SnapshotKeys  # noqa: E402
-from por.zk import toolchain  # noqa: E402
+from por.zk import build, prover, tools  # noqa: E402
 from por.zk.batch import (  # noqa: E402
     TAG_ZK_ACCOUNT,
     TAG_ZK_SALT,
@@ -38,8 +38,8 @@ from por.zk.batch import (  # noqa: E402
     field_to_bytes32,
     pad_leaf,
     salt_field,
-    witness_input,
 )
+from por.zk.circuits import BATCH  # noqa: E402
 
 SNAPSHOT_ID = "acme-2026-11-20"
 BUCKET = "main"
@@ -81,18 +81,18 @@ def main() -> None:
     leaves, described = build_leaves()
     levels = batch_levels([leaf.hash for leaf in leaves])
     root, sums = levels[-1][0], batch_sums(leaves)
-    setup = toolchain.setup_batch(K, ASSETS, ENTROPY)
-    proved = toolchain.prove_batch(setup, leaves)
+    setup = build.setup_batch(K, ASSETS, ENTROPY)
+    proved = prover.prove_batch(setup, leaves)
     assert proved.root == root and list(proved.sums) == sums, "circuit and Python disagree"
     vk = setup.verifying_key()
     shutil.copyfile(setup.vkey_path, HERE / "verification_key.json")
     write = lambda name, doc: (HERE / name).write_text(json.dumps(doc, indent=1) + "\n")  # noqa: E731
-    write("input.json", witness_input(leaves))
+    write("input.json", BATCH.witness_input(leaves))
     write("proof.json", proved.proof.to_json())
     write("public.json", [str(v) for v in proved.public])
     write("vectors.json", {
         "snapshot_id": SNAPSHOT_ID, "bucket": BUCKET, "secret": SECRET.hex(), "k": K, "assets": ASSETS,
-        "setup_entropy": ENTROPY, "tool_versions": toolchain.tool_versions(),
+        "setup_entropy": ENTROPY, "tool_versions": tools.tool_versions(),
         "leaves": described,
         "levels": [[str(v) for v in level] for level in levels],
         "root": str(root), "root_bytes32": field_to_bytes32(root).hex(),
