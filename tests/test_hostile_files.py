@@ -6,6 +6,8 @@
 2. A deeply nested JSON document is bad input (exit 2, one line naming the file and the limit, no
    traceback) for every command that reads one.
 3. An oversized document is refused before it is read (exit 2, quickly, in little memory).
+
+(And, for SPEC.md §6: a document with a key twice in one object is bad input for every command.)
 """
 
 from __future__ import annotations
@@ -156,6 +158,19 @@ def test_deeply_nested_json_is_bad_input_for_every_command(docs: dict[str, Path]
     assert "Traceback" not in r.stderr and "RecursionError" not in r.stderr + r.stdout, r.stderr
     message = " ".join(r.stderr.split())  # rich wraps long lines
     assert str(docs["deep"]) in message and f"deeper than {MAX_JSON_DEPTH} levels" in message, message
+
+
+@pytest.mark.parametrize("command", sorted(_commands({k: Path(k) for k in
+                                                      ("alice", "snapshot", "head", "incl", "dir")}, Path("x"))))
+def test_a_duplicate_key_is_bad_input_for_every_command(docs: dict[str, Path], command: str) -> None:
+    """SPEC.md §1.1, §6 step 1: a key twice in one object is refused when the document is read (never "last
+    wins"), whatever the document."""
+    dup = docs["dir"] / "dup.json"
+    dup.write_text('{"format": "por-snapshot", "format": "por-inclusion-proof"}')
+    r = run(*_commands(docs, dup)[command])
+    assert r.returncode == 2, (command, r.returncode, r.stdout, r.stderr)
+    message = " ".join(r.stderr.split())
+    assert str(dup) in message and "duplicate key 'format'" in message, message
 
 
 def test_depth_limit_in_the_library(tmp_path: Path) -> None:
