@@ -150,8 +150,6 @@ def test_as_of_as_a_toml_datetime_is_rejected(tmp_path: Path) -> None:
         load_config(_config(tmp_path, text))
 
 
-@pytest.mark.xfail(strict=True, reason="por gap (SPEC §2.1): as_of is matched with a Unicode-aware \\d, so "
-                                       "non-ASCII decimal digits are accepted")
 def test_as_of_digits_are_ascii(tmp_path: Path) -> None:
     with pytest.raises(BadInput):
         load_config(_config(tmp_path, CONFIG.format(as_of="٢٠٢٦-11-20T00:00:00Z", assets=ASSETS, buckets=BUCKETS)))
@@ -254,7 +252,6 @@ def test_malformed_hiding_snapshot_is_bad_input_exit_2(cli, tmp_path: Path, case
     assert res.exit_code == 2, (case, res.output)
 
 
-@pytest.mark.xfail(strict=True, reason="por gap (SPEC §6 step 9): top_height is compared by value")
 @pytest.mark.parametrize("value", [1.0, True])
 def test_top_height_must_be_a_json_integer(value: Any) -> None:
     with pytest.raises(BadInput):

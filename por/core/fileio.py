@@ -45,7 +45,7 @@ def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 MiB = 1 << 20
 
 MAX_JSON_DEPTH = 64
-"""Deepest nesting of arrays and objects in any JSON document `por` reads (SPEC.md §6.1); the deepest
+"""Deepest nesting of arrays and objects in any JSON document `por` reads (SPEC.md §1.1); the deepest
 legitimate document nests about 7 levels."""
 
 JSON_LIMITS: dict[str, int] = {
@@ -62,7 +62,7 @@ JSON_LIMITS: dict[str, int] = {
     "reserves": 64 * MiB,
     "UTXO snapshot": 256 * MiB,
 }
-"""The largest file read as each kind of document, in bytes (SPEC.md §6.1): far above any genuine document
+"""The largest file read as each kind of document, in bytes (SPEC.md §1.1): far above any genuine document
 (an inclusion proof at height 32 with many assets is a few hundred kB), checked before the file is read."""
 
 DEFAULT_JSON_LIMIT = 16 * MiB

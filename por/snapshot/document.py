@@ -174,7 +174,7 @@ def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
             raise BadInput(f"height is below the batch height {mode.batch_height}", file=file, field=f"{f}.height")
         root_f = parse_hex32(b["root"], file=file, field=f"{f}.root")
         buckets.append(mode.parse_bucket(b, b["id"], b["kind"], b["height"], root_f, file=file, field=f))
-    if doc["top_height"] != top_height(len(buckets)):
+    if type(doc["top_height"]) is not int or doc["top_height"] != top_height(len(buckets)):
         raise BadInput("top_height does not match the number of buckets", file=file, field="top_height")
     snap = Snapshot(config, tuple(buckets), root, name, mode.zk)
     computed, top_vector = root_of(mode, buckets)
