@@ -24,6 +24,29 @@ ZK_FILES = ("test_zk", "test_vectors_zk", "test_vectors_margin_zk")
 """Test files that compile circuits and run Groth16 setups in the shared cache (build/zk)."""
 
 
+PTAU_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "zk" / "pot12_d1e8b93edbe8c9ba.ptau"
+"""The local, testing-only 2^12 phase-1 file of the tests' entropy (``por/v1 zk test vectors``), checked in: making
+it takes minutes on 2 cores. ``tests/test_zk.py::test_checked_in_phase_1_is_the_local_one`` (slow) re-derives it
+byte for byte; every zk test's setup reproducing the vectors' verifying keys relies on it being the right one."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Seed the zk cache (build/zk or $POR_ZK_CACHE) with the checked-in phase-1 file, atomically."""
+    import os
+    import tempfile
+
+    from por.zk.tools import default_cache_dir
+
+    target = default_cache_dir() / "ptau" / PTAU_FIXTURE.name
+    if target.is_file() or not PTAU_FIXTURE.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".seed-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(PTAU_FIXTURE.read_bytes())
+    os.replace(tmp, target)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist (``-n 2 --dist loadgroup``, as `.ci/run` runs) every zk test runs in one worker, so no two
     processes compile the same circuit or phase-1 file into the shared cache at once; the rest spread over workers."""

@@ -797,6 +797,7 @@ def test_library_rebuilds_snapshot_json_byte_for_byte(snapshot_doc: dict) -> Non
     assert canonical_json(snap.to_dict()) == (MV / "snapshot.json").read_bytes()
 
 
+@pytest.mark.slow  # minutes: compile + a phase 2; the same guarantee is test_library_rebuilds_snapshot_json_byte_for_byte
 def test_library_build_with_a_fresh_setup_reproduces_snapshot_json(tmp_path: Path) -> None:
     """A fresh local BatchMargin(1, 2) setup of the same entropy (deterministic) and the same secret:
     ``build_snapshot`` writes the checked-in snapshot.json byte for byte (needs the node tools)."""

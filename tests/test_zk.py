@@ -10,9 +10,10 @@ Two halves:
   proofs verify in py_ecc *and* snarkjs, out-of-range balances and sums cannot produce a witness,
   forged witnesses and wrong claims cannot produce a verifying proof, and the two verifiers agree.
 
-The local phase-1 file (``powers_of_tau``, about 2.5 minutes at 2^12 on 2 cores) is cached in
-``tools.default_cache_dir()`` (``build/zk`` or ``$POR_ZK_CACHE``) and reused by later runs; the
-circuit and its phase 2 are rebuilt in a tmp dir every run (about 25 s).
+The local phase-1 file (``powers_of_tau``, about 2.5 minutes at 2^12 on 2 cores) is checked in
+(``tests/fixtures/zk``, seeded into ``tools.default_cache_dir()`` -- ``build/zk`` or ``$POR_ZK_CACHE`` -- by
+tests/conftest.py; :func:`test_checked_in_phase_1_is_the_local_one`, slow, re-derives it); the circuit and its
+phase 2 are rebuilt in a tmp dir every run (about 25 s).
 """
 
 from __future__ import annotations
@@ -543,6 +544,16 @@ def test_import_setup_verifies_zkey_against_ptau(env: Env, tmp_path: Path) -> No
     other = build.compile_batch(K, 1, tmp_path)
     with pytest.raises(zt.ToolError, match="zkey verify"):
         build.import_setup(other, env.setup.zkey, tmp_path / "wrong", ptau=ptau)
+
+
+@pytest.mark.slow
+def test_checked_in_phase_1_is_the_local_one(tmp_path: Path) -> None:
+    """The phase-1 file the default tests start from is exactly what ``powers_of_tau`` derives from the entropy
+    (minutes: the default run trusts the checked-in copy, and the vectors' verifying keys re-check it)."""
+    from tests.conftest import PTAU_FIXTURE
+
+    made = build.powers_of_tau(12, ENTROPY, tmp_path)
+    assert made.name == PTAU_FIXTURE.name and made.read_bytes() == PTAU_FIXTURE.read_bytes()
 
 
 def test_truncated_public_signals(env: Env) -> None:

@@ -559,6 +559,7 @@ def p4setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _setup(tmp_path_factory, "zkp4setup", assets=2 * ASSETS, margin=False)
 
 
+@pytest.mark.slow  # a Batch(1, 4) setup needs its own 2^11 phase 1 (minutes cold); ZkParams.from_dict's key-size check
 def test_plain_batch_key_over_the_same_leaves_does_not_substitute(proven: Path, alice_proof: dict, p4setup: Path,
                                                                   tmp_path: Path) -> None:
     """The attack of §17.26: prove alice's batch with Batch(1, 4) (range and sums, not the collateral rule).
