@@ -263,10 +263,6 @@ def root_preimage(
     return b"".join(out)
 
 
-def root_hash(**fields: object) -> bytes:
-    return H(root_preimage(**fields))  # type: ignore[arg-type]
-
-
 SCALAR_LEN = 32
 
 

@@ -13,9 +13,8 @@ from por.snapshot.document import (
     load_snapshot,
     root_preimage,
     snapshot_from_dict,
-    snapshot_root,
 )
 
 __all__ = ["BucketSummary", "BuildResult", "MODES", "SNAPSHOT_FORMAT",
            "Snapshot", "build_snapshot", "build_trees", "compute_root", "load_snapshot", "root_preimage",
-           "snapshot_from_dict", "snapshot_root"]
+           "snapshot_from_dict"]

@@ -30,7 +30,7 @@ COMMON_KEYS = {"format", "version", "mode", "metadata", "root", "top_height", "b
 BUCKET_KEYS = {"id", "kind", "height", "root"}
 
 __all__ = ["BucketSummary", "MODES", "SNAPSHOT_FORMAT", "Snapshot",
-           "compute_root", "load_snapshot", "root_preimage", "snapshot_from_dict", "snapshot_root"]
+           "compute_root", "load_snapshot", "root_preimage", "snapshot_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -136,11 +136,6 @@ def root_of(mode: Mode, buckets: Sequence[BucketSummary]) -> tuple[bytes, list]:
 def root_preimage(config: SnapshotConfig, mode: str, top_hash: bytes, top_vec: Sequence[Any], zk: Any = None) -> bytes:
     """The snapshot root preimage of any version and mode (SPEC.md §5, §15.2, §16.10, §17.8, §17.16, §17.26)."""
     return mode_for(mode, config, zk).root_preimage(top_hash, top_vec)
-
-
-def snapshot_root(config: SnapshotConfig, mode: str, top_hash: bytes, top_vec: Sequence[Any], zk: Any = None) -> bytes:
-    """``H(root_preimage(...))``: the snapshot root from the metadata and the top tree's root."""
-    return enc.H(root_preimage(config, mode, top_hash, top_vec, zk))
 
 
 def snapshot_from_dict(doc: Any, *, file: str = "snapshot.json") -> Snapshot:
