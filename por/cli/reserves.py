@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from por.cli.common import JsonOpt, _emit_json, _run, out
+from por.cli.common import JsonOpt, _emit_json, _run, esc, out
 from por.core.errors import EXIT_VERIFY_FAILED, BadInput, VerificationFailed
 
 reserves_app = typer.Typer(no_args_is_help=True, help="On-chain reserves: attestations, segregation, coverage.")
@@ -107,9 +107,9 @@ def reserves_verify(
                 dec = snap.config.assets[snap.config.asset_index(asset) or 0].decimals
                 out.print(f"proprietary (not counted for clients): {format_amount(amount, dec)} {asset}")
             for row in feed_rows:
-                out.print(f"feed {row['asset']}: {row['feed']} (age {row['age_s']} s) vs attested {row['attested']}")
+                out.print(esc(f"feed {row['asset']}: {row['feed']} (age {row['age_s']} s) vs attested {row['attested']}"))
             for f in report.failures + report.segregation.problems:
-                out.print(f"[red]FAIL[/] {f}")
+                out.print(f"[red]FAIL[/] {esc(str(f))}")
             out.print("[bold green]SOLVENT AND SEGREGATED[/]" if report.ok else "[bold red]RESERVES CHECK FAILED[/]")
         return 0 if report.ok else EXIT_VERIFY_FAILED
 
