@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,14 +69,22 @@ JSON_LIMITS: dict[str, int] = {
 DEFAULT_JSON_LIMIT = 16 * MiB
 
 
-def read_limited(path: Path, what: str, limit: int | None = None) -> bytes:
+def read_limited(path: Path, what: str, limit: int | None = None, *, regular: bool = False) -> bytes:
     """The bytes of a file of at most ``limit`` bytes (default: :data:`JSON_LIMITS` of ``what``).
 
     A larger file is :class:`BadInput` before it is read, so a hostile file costs neither time nor memory.
+    With ``regular`` (a path named inside a document, not on the command line) the path must be a regular
+    file: never a device (``/dev/zero``), a pipe or a directory, which would be read without a size.
     """
     from por.core.errors import BadInput
 
     limit = limit if limit is not None else JSON_LIMITS.get(what, DEFAULT_JSON_LIMIT)
+    if regular:
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                raise BadInput(f"{what} is not a regular file", file=str(path))
+        except OSError as exc:
+            raise BadInput(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size

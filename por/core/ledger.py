@@ -111,6 +111,8 @@ def parse_amount(text: str, decimals: int) -> int:
             raise ValueError(f"exponent notation {text!r} is not allowed; write the plain decimal")
         raise ValueError(f"{text!r} is not a plain decimal amount")
     sign, whole, frac = m.groups()
+    if len(whole) > 40:  # far beyond 2^64 minor units; int() of thousands of digits is slow, then refused
+        raise ValueError(f"amount {text[:24]!r}... has {len(whole)} digits: 2^64 minor units or more")
     if frac is None:
         value = int(whole) * 10**decimals
     else:
