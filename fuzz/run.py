@@ -74,7 +74,8 @@ def run_atheris(names: list[str], args: argparse.Namespace) -> list[dict]:
         before = set(crashes.iterdir())
         cmd = [sys.executable, "-m", "fuzz.atheris_main", name, str(work), f"-max_total_time={per}",
                f"-timeout={int(max(1, args.time_bound * 4))}", f"-rss_limit_mb={int(args.rss_mb + 512)}",
-               f"-artifact_prefix={crashes}/", f"-seed={args.seed + 1}", "-print_final_stats=1"]
+               f"-artifact_prefix={crashes}/", f"-seed={args.seed + 1}", "-print_final_stats=1",
+               f"-max_len={max([len(d) for _, d in HARNESSES[name].seeds()] + [4096]) * 2}"]
         t = time.monotonic()
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=per * 3 + 120)
