@@ -119,6 +119,7 @@ def fuzz(h: Harness, *, inputs: int | None = None, seconds: float | None = None,
          time_bound: float = 2.0, rss_bound_mb: float = 512.0, max_findings: int = 20) -> Stats:
     """Run ``h`` on its seeds, then on ``inputs`` mutants (or for ``seconds``), deterministically for ``seed``."""
     stats = Stats(h.name)
+    time_bound *= h.slow
     rng = random.Random(f"{seed}:{h.name}")
     seeds = [data for _, data in h.seeds()]
     pool = list(seeds)

@@ -42,6 +42,8 @@ class Harness:
     """Relative cost of one input (the default test run gives a harness ``inputs // cost`` mutations)."""
     corpus: str = ""
     """The corpus directory, when another harness's (default: the harness's name)."""
+    slow: float = 1.0
+    """Multiplies the per-input time bound (zk proofs take a pairing-free but ~1 s check of every batch)."""
 
     def seeds(self) -> list[tuple[str, bytes]]:
         out = []
@@ -73,8 +75,13 @@ def outcome(h: Harness, data: bytes) -> int:
 
 
 def _json(data: bytes, what: str, file: str = "fuzzed") -> Any:
-    from por.core.fileio import loads_json
+    """``data`` read as `por` reads a file of kind ``what``: within its size limit, then strictly parsed."""
+    from por.core.errors import BadInput
+    from por.core.fileio import DEFAULT_JSON_LIMIT, JSON_LIMITS, loads_json
 
+    limit = JSON_LIMITS.get(what, DEFAULT_JSON_LIMIT)
+    if len(data) > limit:
+        raise BadInput(f"{what} is {len(data)} bytes; por reads at most {limit} bytes for a {what}", file=file)
     return loads_json(data, file=file, what=what)
 
 
@@ -266,8 +273,8 @@ HARNESSES: dict[str, Harness] = {h.name: h for h in [
     Harness("proof_hiding", proof("hiding"), "json", "inclusion proof verifier, hiding mode (Bulletproofs)", 10),
     Harness("proof_margin", proof("margin"), "json", "inclusion proof verifier, margin (version 2)"),
     Harness("proof_margin_hiding", proof("margin_hiding"), "json", "inclusion proof verifier, margin hiding", 10),
-    Harness("proof_zk", proof("zk"), "json", "inclusion proof verifier, zk mode", 3),
-    Harness("proof_margin_zk", proof("margin_zk"), "json", "inclusion proof verifier, margin zk mode", 3),
+    Harness("proof_zk", proof("zk"), "json", "inclusion proof verifier, zk mode", 3, slow=5),
+    Harness("proof_margin_zk", proof("margin_zk"), "json", "inclusion proof verifier, margin zk mode", 3, slow=5),
     Harness("solvency_hiding", solvency("hiding"), "json", "solvency proof verifier", 10),
     Harness("solvency_margin_hiding", solvency("margin_hiding"), "json", "solvency proof verifier, margin", 10),
     Harness("solvency_reserves", solvency_reserves, "json", "reserves table of `solvency prove`"),

@@ -151,7 +151,7 @@ class Mutator:
         if op == 4:
             return s[:i] + s[i + 1:]
         if op == 5:
-            return s * r.choice([2, 10, 1000])
+            return s * r.choice([2, 10, 1000]) if len(s) < 5000 else s + s
         if op == 6:
             return r.choice(["-", "+", " ", "0", "\ufeff"]) + s
         return r.choice(HOSTILE_STRINGS)

@@ -261,3 +261,38 @@ def test_an_endless_ledger_line_fails_fast_in_little_memory(tmp_path: Path) -> N
     assert int(code) == 2 and f"{ledger}:2: line is longer than" in message, message
     assert int(maxrss_kib) < 150 * 1024 and float(seconds) < 10
     assert not (tmp_path / "out").exists()
+
+
+def test_one_long_string_at_the_size_limit_costs_little_memory(docs: dict[str, Path], tmp_path: Path) -> None:
+    """Found by fuzz/run.py: the depth scan's regular expression over strings took about 110 bytes per character
+    of one long string (1.8 GiB for a 16 MiB snapshot, 28 GiB for a 256 MiB UTXO snapshot)."""
+    snap = tmp_path / "snapshot.json"
+    limit = JSON_LIMITS["snapshot"]
+    snap.write_bytes(b'{"metadata": "' + b"a" * (limit - 17) + b'"}')
+    assert snap.stat().st_size == limit - 1
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        f"t = time.monotonic(); r = subprocess.run({[*POR, 'verify', str(docs['alice']), '--snapshot', str(snap)]!r},"
+        " capture_output=True, text=True); dt = time.monotonic() - t\n"
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, dt)\n"
+        "sys.stderr.write(r.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    code, maxrss_kib, seconds = p.stdout.split()
+    assert int(code) == 2 and "Traceback" not in p.stderr, p.stderr
+    assert int(maxrss_kib) < 250 * 1024, f"peak memory {int(maxrss_kib) // 1024} MiB"
+    assert float(seconds) < 10
+
+
+@pytest.mark.parametrize("text,depth", [(b'"\\\\"[[', 2), (b'"\\"[["', 0), (b'["\\\\\\"]"]', 1),
+                                        (b'[{"a": "}]]]"}]', 2), (b'"' + b"[" * 100, 0), (b"[" * 70, 70)])
+def test_depth_scan_skips_strings_with_escapes(text: bytes, depth: int) -> None:
+    """Brackets inside strings do not count; a quote after an odd run of backslashes does not end a string."""
+    from por.core import fileio
+
+    assert fileio.nesting_depth(text) == depth
+    old, fileio._SCAN_CHUNK = fileio._SCAN_CHUNK, 1  # the same across chunk boundaries
+    try:
+        assert fileio.nesting_depth(text) == depth
+    finally:
+        fileio._SCAN_CHUNK = old
