@@ -33,6 +33,8 @@ def reserves_verify(
     snapshot: Annotated[Path, typer.Option(help="The published snapshot.json.")],
     reserves: Annotated[Path, typer.Option(help="reserves.json (SPEC.md §12.2).")],
     rpc: Annotated[Optional[str], typer.Option(help="Ethereum JSON-RPC URL.")] = None,
+    rpc_timeout: Annotated[float, typer.Option(help="Seconds one RPC request may take, reply included (else exit 3).",
+                                               min=0.1)] = 10.0,
     block: Annotated[Optional[int], typer.Option(help="Expected Ethereum block (must equal the attested one).")] = None,
     feed: Annotated[Optional[list[str]], typer.Option(help="ASSET=ADDRESS of a Chainlink PoR feed; repeatable.")] = None,
     max_feed_age: Annotated[int, typer.Option(help="Reject feed rounds older than this many seconds at the block.")] = 86400,
@@ -56,7 +58,7 @@ def reserves_verify(
 
             proof_doc = load_solvency_proof(solvency)
         report = verify_reserves(snap, res, rpc_url=rpc, block=block, solvency=proof_doc,
-                                 solvency_file=str(solvency))
+                                 solvency_file=str(solvency), rpc_timeout=rpc_timeout)
         if holdings_out is not None:
             from por.core.fileio import atomic_write_json
             from por.reserves.check import reserves_table
@@ -70,7 +72,7 @@ def reserves_verify(
 
             if rpc is None or res.ethereum is None:
                 raise BadInput("--feed needs --rpc and an ethereum block in reserves.json", field="feed")
-            client, b = RpcClient(rpc), res.ethereum.block
+            client, b = RpcClient(rpc, timeout=rpc_timeout), res.ethereum.block
             for asset, address in feeds.items():
                 idx = snap.config.asset_index(asset)
                 if idx is None:

@@ -214,11 +214,13 @@ class RpcClient:
             raise ServiceUnavailable(f"Ethereum RPC {self.url} sent a malformed hash of block {block}: {block_hash!r}")
         return res
 
-    def check_chain_id(self, expected: int | None) -> int:
-        """The node's ``eth_chainId``; it must be ``expected`` when one is given (else a service error: the
-        balances would be another chain's)."""
+    def check_chain_id(self, expected: int | None) -> int | None:
+        """With an ``expected`` chain id, the node's ``eth_chainId`` must be it (else a service error: the
+        balances would be another chain's); without one nothing is asked."""
+        if expected is None:
+            return None
         got = self.chain_id()
-        if expected is not None and got != expected:
+        if got != expected:
             raise ServiceUnavailable(f"Ethereum RPC {self.url} serves chain id {got}, not the attested chain id "
                                      f"{expected}")
         return got
