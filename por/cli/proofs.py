@@ -57,8 +57,12 @@ def prove(
             index = {}
             with _reporter(as_json) as rep, atomic_directory(out_path) as stage:
                 rep.phase("exporting proofs", total)
+                used: set[str] = set()  # names as a case-insensitive file system sees them
                 for acc, doc in prove_all(snapshot_dir, jobs=jobs):
                     name = proof_filename(acc)
+                    if name.lower() in used:  # "Alice" after "alice": one file there
+                        name = proof_filename(acc, hashed=True)
+                    used.add(name.lower())
                     atomic_write_json(stage / name, doc)
                     index[acc] = name
                     rep.advance(1)
