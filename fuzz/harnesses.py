@@ -13,7 +13,6 @@ The trusted documents are in ``fuzz/corpus/_trusted`` (written by ``fuzz/make_co
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -292,4 +291,3 @@ HARNESSES: dict[str, Harness] = {h.name: h for h in [
             "proof_public"),
 ]}
 
-os.environ.setdefault("COLUMNS", "100")
