@@ -10,6 +10,9 @@ import json
 import random
 from typing import Any
 
+MAX_MUTANT = 17 << 20
+"""The largest mutant made: just over the largest size limit of a document kind that the harnesses read."""
+
 HOSTILE_STRINGS = [
     "", " ", "0", "-0", "00", "01", "-1", "1e5", "1E-7", "0x10", "+1", "1_000", "NaN", "Infinity", "٣",
     "18446744073709551615", "18446744073709551616", "340282366920938463463374607431768211456", "9" * 5000,
@@ -72,6 +75,8 @@ class Mutator:
                 data = self.mutate_hex(data)
             else:
                 data = self.mutate_bytes(data)
+            if len(data) > MAX_MUTANT:  # the documents' size limits are all below 16 MiB + 1; stay near them
+                data = data[:MAX_MUTANT]
         return data
 
     # -------------------------------------------------------------- JSON trees
@@ -93,8 +98,10 @@ class Mutator:
             del parent[path[-1]]
         elif op == 2 and isinstance(node, dict):  # an unknown key
             node[r.choice(["x", "version", "format", "", "__proto__", "extra"])] = self._hostile()
-        elif op == 3 and isinstance(node, list) and node:  # repeat an element many times
-            node[:] = node + [node[r.randrange(len(node))]] * r.choice([1, 2, 63, 64, 65, 129, 1000, 5000])
+        elif op == 3 and isinstance(node, list) and node:  # repeat an element many times (the mutant < 4 MiB)
+            item = node[r.randrange(len(node))]
+            times = r.choice([1, 2, 63, 64, 65, 129, 1000, 5000])
+            node[:] = node + [item] * max(1, min(times, MAX_MUTANT // max(1, len(json.dumps(item)))))
         elif op == 4 and isinstance(node, list) and len(node) > 1:
             r.shuffle(node) if r.random() < 0.5 else node.pop(r.randrange(len(node)))
         elif op == 5 and isinstance(node, str):
