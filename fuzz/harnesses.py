@@ -189,8 +189,12 @@ def reserves(data: bytes) -> None:
 
     snap = trusted_snapshot("public")
     res = parse_reserves(_json(data, "reserves"), file="fuzzed", base_dir=TRUSTED)
-    verify_bitcoin(res, {a.symbol: a.decimals for a in snap.config.assets})
+    _, failures, _ = verify_bitcoin(res, {a.symbol: a.decimals for a in snap.config.assets})
     res.check_snapshot(snap.config.snapshot_id, snap.root)
+    if failures:  # `por reserves verify` exits 1 with them
+        from por.core.errors import VerificationFailed
+
+        raise VerificationFailed("; ".join(failures))
 
 
 def utxo_snapshot(data: bytes) -> None:

@@ -61,3 +61,23 @@ def test_the_runner_script(tmp_path: Path) -> None:
 
 def test_the_trusted_documents_are_there() -> None:
     assert (CORPUS / "_trusted" / "snapshot-public.json").is_file()
+
+
+def test_a_bad_bitcoin_signature_is_a_failure_not_a_traceback(tmp_path: Path) -> None:
+    """Found by the ``reserves`` harness: any Bitcoin attestation that did not verify crashed `por reserves
+    verify` (``e.where()`` on a property: TypeError) instead of failing with the reason."""
+    from typer.testing import CliRunner
+
+    from por.cli.app import app
+
+    doc = json.loads((CORPUS / "reserves" / "reserves.json").read_text())
+    del doc["chains"]["ethereum"]
+    doc["addresses"] = [a for a in doc["addresses"] if a["chain"] == "bitcoin"]
+    sig = doc["addresses"][0]["signature"]
+    doc["addresses"][0]["signature"] = sig[:-6] + ("A" if sig[-6] != "A" else "B") + sig[-5:]
+    (tmp_path / "reserves.json").write_text(json.dumps(doc))
+    (tmp_path / "utxos.json").write_bytes((CORPUS / "_trusted" / "utxos.json").read_bytes())
+    r = CliRunner().invoke(app, ["reserves", "verify", "--snapshot", str(CORPUS / "_trusted" / "snapshot-public.json"),
+                                 "--reserves", str(tmp_path / "reserves.json")])
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == 1 and "addresses[0] (bitcoin" in " ".join(r.output.split()), r.output

@@ -50,12 +50,12 @@ def verify_bitcoin(reserves: ReservesFile, decimals: dict[str, int]) -> tuple[li
         try:
             scheme = verify_message(e.address, reserves.message(e), e.signature, network=reserves.bitcoin.network)
         except VerificationFailed as exc:
-            failures.append(f"{e.where()}: {exc}")
+            failures.append(f"{e.where}: {exc}")
             continue
         sats = utxos.balance(e.address)
         for claim in e.assets:
             if claim.asset not in decimals:
-                failures.append(f"{e.where()}: asset {claim.asset} is not in the snapshot")
+                failures.append(f"{e.where}: asset {claim.asset} is not in the snapshot")
                 continue
             amount = sats_to_ledger_units(sats, decimals[claim.asset])
             holdings.append(Holding("bitcoin", e.address, e.bucket, claim.asset, amount, claim.source))
