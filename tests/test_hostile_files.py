@@ -232,3 +232,95 @@ def test_size_limits_per_document_kind(tmp_path: Path) -> None:
     f = tmp_path / "at-limit.json"
     f.write_bytes(b" " * (JSON_LIMITS["proof"] - 2) + b"{}")
     assert read_json(f, "proof") == {}
+
+
+# ---------------------------------------------------------------- 4. ledger lines (SPEC.md §2.2)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_ledger_line_over_the_limit_is_refused_with_its_number(tmp_path: Path, suffix: str) -> None:
+    from por.core.config import load_config
+    from por.core.ledger import MAX_LINE_BYTES, read_ledger
+
+    from .conftest import EXAMPLES
+
+    config = load_config(EXAMPLES / "snapshot.toml")
+    ledger = tmp_path / f"ledger{suffix}"
+    if suffix == ".csv":
+        head, row = "account_id,bucket,BTC\n", lambda acc: f"{acc},cross,1\n"
+    else:
+        head, row = "", lambda acc: json.dumps({"account_id": acc, "bucket": "cross", "BTC": "1"}) + "\n"
+    pad = lambda n: row("x" * (n - len(row("")) + 1))[:-1]  # noqa: E731  a row of exactly n bytes (no line end)
+    ok_line, long_line = pad(MAX_LINE_BYTES), pad(MAX_LINE_BYTES + 1)
+    assert len(ok_line.encode()) == MAX_LINE_BYTES and len(long_line.encode()) == MAX_LINE_BYTES + 1
+    ledger.write_text(head + row("alice") + ok_line + "\r\n" + long_line + "\n")
+    with pytest.raises(BadInput) as exc:
+        list(read_ledger(ledger, config))
+    # the line at the limit is read (and refused for its account id, which is > 256 bytes), not for its length
+    assert "longer than 256 bytes" in str(exc.value) and exc.value.line == (3 if suffix == ".csv" else 2)
+    ledger.write_text(head + row("alice") + long_line + "\n")
+    with pytest.raises(BadInput, match=f"line is longer than {MAX_LINE_BYTES} bytes") as exc:
+        list(read_ledger(ledger, config))
+    assert exc.value.line == (3 if suffix == ".csv" else 2) and exc.value.file == str(ledger)
+
+
+def test_an_endless_ledger_line_fails_fast_in_little_memory(tmp_path: Path) -> None:
+    """A 1 GiB ledger of one line (sparse: costs no disk): exit 2 naming line 2, < 10 s, < 150 MiB."""
+    from .conftest import EXAMPLES
+
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_bytes(b"account_id,bucket,BTC\nalice")
+    with open(ledger, "r+b") as fh:
+        fh.truncate(1 << 30)
+    secret = tmp_path / "secret.key"
+    secret.write_text(SECRET.hex() + "\n")
+    secret.chmod(0o600)
+    argv = [*POR, "build", "--config", str(EXAMPLES / "snapshot.toml"), "--ledger", str(ledger), "--out",
+            str(tmp_path / "out"), "--secret", str(secret)]
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        f"t = time.monotonic(); r = subprocess.run({argv!r}, capture_output=True, text=True); dt = time.monotonic() - t\n"
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, dt)\n"
+        "sys.stderr.write(r.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    code, maxrss_kib, seconds = p.stdout.split()
+    message = " ".join(p.stderr.split())
+    assert int(code) == 2 and f"{ledger}:2: line is longer than" in message, message
+    assert int(maxrss_kib) < 150 * 1024 and float(seconds) < 10
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_long_string_at_the_size_limit_costs_little_memory(docs: dict[str, Path], tmp_path: Path) -> None:
+    """Found by fuzz/run.py: the depth scan's regular expression over strings took about 110 bytes per character
+    of one long string (1.8 GiB for a 16 MiB snapshot, 28 GiB for a 256 MiB UTXO snapshot)."""
+    snap = tmp_path / "snapshot.json"
+    limit = JSON_LIMITS["snapshot"]
+    snap.write_bytes(b'{"metadata": "' + b"a" * (limit - 17) + b'"}')
+    assert snap.stat().st_size == limit - 1
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        f"t = time.monotonic(); r = subprocess.run({[*POR, 'verify', str(docs['alice']), '--snapshot', str(snap)]!r},"
+        " capture_output=True, text=True); dt = time.monotonic() - t\n"
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, dt)\n"
+        "sys.stderr.write(r.stderr)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    code, maxrss_kib, seconds = p.stdout.split()
+    assert int(code) == 2 and "Traceback" not in p.stderr, p.stderr
+    assert int(maxrss_kib) < 250 * 1024, f"peak memory {int(maxrss_kib) // 1024} MiB"
+    assert float(seconds) < 10
+
+
+@pytest.mark.parametrize("text,depth", [(b'"\\\\"[[', 2), (b'"\\"[["', 0), (b'["\\\\\\"]"]', 1),
+                                        (b'[{"a": "}]]]"}]', 2), (b'"' + b"[" * 100, 0), (b"[" * 70, 70)])
+def test_depth_scan_skips_strings_with_escapes(text: bytes, depth: int) -> None:
+    """Brackets inside strings do not count; a quote after an odd run of backslashes does not end a string."""
+    from por.core import fileio
+
+    assert fileio.nesting_depth(text) == depth
+    old, fileio._SCAN_CHUNK = fileio._SCAN_CHUNK, 1  # the same across chunk boundaries
+    try:
+        assert fileio.nesting_depth(text) == depth
+    finally:
+        fileio._SCAN_CHUNK = old

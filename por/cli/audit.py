@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from por.cli.common import JsonOpt, _checks_table, _emit_json, _reporter, _run, out
+from por.cli.common import JsonOpt, _checks_table, _emit_json, _reporter, _run, esc, out
 from por.core.errors import EXIT_VERIFY_FAILED, BadInput
 
 
@@ -56,7 +56,7 @@ def audit(
         else:
             _checks_table("audit", result.report.checks)
             if written:
-                out.print(f"report: {written[0]} and {written[1]}")
+                out.print(esc(f"report: {written[0]} and {written[1]}"))
             out.print("[bold green]AUDIT PASSED[/]" if result.ok else "[bold red]AUDIT FAILED[/]")
         return 0 if result.ok else EXIT_VERIFY_FAILED
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from por.cli.common import JsonOpt, _emit_json, _reporter, _run, _snapshot_table, err, out
+from por.cli.common import JsonOpt, _emit_json, _reporter, _run, _snapshot_table, err, esc, out
 
 
 def build(
@@ -34,7 +34,7 @@ def build(
         if secret is not None:
             master = load_secret(secret)
             if not secret_file_is_private(secret) and not as_json:
-                err.print(f"[yellow]warning:[/] {secret} is readable by others; chmod 600 it")
+                err.print(f"[yellow]warning:[/] {esc(str(secret))} is readable by others; chmod 600 it")
         with _reporter(as_json) as rep:
             res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
                                  clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs,
@@ -56,8 +56,8 @@ def build(
         if res.clamped:
             out.print(f"[yellow]{res.clamped} negative amounts were clamped to 0[/]")
         if res.secret_created:
-            out.print(f"new master secret: {out_dir / 'secret.key'} (mode 0600; keep it private, keep it safe)")
-        out.print(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} (private)")
+            out.print(esc(f"new master secret: {out_dir / 'secret.key'} (mode 0600; keep it private, keep it safe)"))
+        out.print(esc(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} (private)"))
         if snap.zk is not None:
             out.print(f"zk mode: batches of {snap.zk.batch_size} leaves, verifying key {snap.zk.digest.hex()}; "
                       f"next: por zk prove {out_dir}")

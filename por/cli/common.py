@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape as esc
 from rich.table import Table
 
 from por.core.errors import PorError, VerificationFailed
@@ -78,8 +79,7 @@ def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
             _emit_json(exc.to_dict() if hasattr(exc, "to_dict") else {"error": str(exc)})
         else:
             label = "verification failed" if isinstance(exc, VerificationFailed) else "error"
-            # one line, never wrapped: an error names a file path that must stay whole
-            err.print(f"[bold red]{label}:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            err.print(f"[bold red]{label}:[/] {esc(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("[red]interrupted; nothing was written[/]")
@@ -94,7 +94,7 @@ def _checks_table(title: str, checks: list[Any]) -> None:
     t.add_column("result")
     t.add_column("detail", overflow="fold")
     for c in checks:
-        t.add_row(c.name, "[green]pass[/]" if c.ok else "[red]FAIL[/]", c.detail)
+        t.add_row(esc(c.name), "[green]pass[/]" if c.ok else "[red]FAIL[/]", esc(c.detail))
     out.print(t)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from por.cli.common import JsonOpt, _emit_json, _run, err, out
+from por.cli.common import JsonOpt, _emit_json, _run, err, esc, out
 
 log_app = typer.Typer(
     add_completion=False,
@@ -41,14 +41,14 @@ def _write_doc(doc: dict[str, Any], out_path: Path | None, as_json: bool, summar
     if as_json:
         _emit_json({"ok": True, "out": str(out_path), **summary})
     else:
-        _print(f"wrote {what} to {out_path}")
+        _print(esc(f"wrote {what} to {out_path}"))
 
 
 def _warn_if_readable(path: Path, as_json: bool) -> None:
     from por.core.keys import secret_file_is_private
 
     if not as_json and path.exists() and not secret_file_is_private(path):
-        err.print(f"[yellow]warning:[/] {path} is readable by others; chmod 600 it")
+        err.print(f"[yellow]warning:[/] {esc(str(path))} is readable by others; chmod 600 it")
 
 
 # ------------------------------------------------------------------ exchange side
@@ -72,10 +72,10 @@ def init(
         if as_json:
             _emit_json(info)
             return
-        _print(f"created log {log_dir} (empty)")
+        _print(esc(f"created log {log_dir} (empty)"))
         _print(f"public key {info['public_key']}  (publish it: users check every head against it)")
         if key is None:
-            _print(f"new signing key: {info['key_file']} (mode 0600; keep it private, keep it safe)")
+            _print(esc(f"new signing key: {info['key_file']} (mode 0600; keep it private, keep it safe)"))
 
     _run(as_json, body)
 

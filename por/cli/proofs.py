@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from por.cli.common import JsonOpt, _emit_json, _reporter, _run, err, out
+from por.cli.common import JsonOpt, _emit_json, _reporter, _run, err, esc, out
 from por.core.errors import EXIT_VERIFY_FAILED, BadInput, VerificationFailed
 
 
@@ -48,7 +48,7 @@ def prove(
                     if as_json:
                         _emit_json({"ok": True, "account_id": account, "out": str(out_path)})
                     else:
-                        out.print(f"wrote proof for {account!r} to {out_path}")
+                        out.print(f"wrote proof for {esc(repr(account))} to {esc(str(out_path))}")
                 return
             assert out_path is not None
             if out_path.exists() and (not out_path.is_dir() or any(out_path.iterdir())):
@@ -57,8 +57,12 @@ def prove(
             index = {}
             with _reporter(as_json) as rep, atomic_directory(out_path) as stage:
                 rep.phase("exporting proofs", total)
+                used: set[str] = set()  # names as a case-insensitive file system sees them
                 for acc, doc in prove_all(snapshot_dir, jobs=jobs):
                     name = proof_filename(acc)
+                    if name.lower() in used:  # "Alice" after "alice": one file there
+                        name = proof_filename(acc, hashed=True)
+                    used.add(name.lower())
                     atomic_write_json(stage / name, doc)
                     index[acc] = name
                     rep.advance(1)
@@ -66,7 +70,7 @@ def prove(
             if as_json:
                 _emit_json({"ok": True, "proofs": len(index), "out": str(out_path)})
             else:
-                out.print(f"wrote {len(index)} proofs and index.json to {out_path}")
+                out.print(f"wrote {len(index)} proofs and index.json to {esc(str(out_path))}")
         finally:
             prover.close()
 
@@ -184,7 +188,7 @@ def verify(
             _emit_json({"ok": failed == 0, "valid": len(paths) - failed, "invalid": failed, "results": results})
         elif len(paths) == 1 and not failed and "net" in results[0]["totals"]:
             r = results[0]  # a margin proof: equity, debt and net per bucket x asset
-            t = Table(title=f"VALID: {r['account_id']} is included in snapshot {r['snapshot_id']}")
+            t = Table(title=f"VALID: {esc(r['account_id'])} is included in snapshot {esc(r['snapshot_id'])}")
             for col in ("bucket", "asset", "equity", "debt", "net"):
                 t.add_column(col, justify="left" if col in ("bucket", "asset") else "right", overflow="fold")
             for e in r["entries"]:
@@ -201,10 +205,10 @@ def verify(
                           "(quote units, at the snapshot prices)")
             out.print(f"root {r['root']}")
             for c in r["checks"]:
-                out.print(f"  [green]ok[/] {c}")
+                out.print(f"  [green]ok[/] {esc(c)}")
         elif len(paths) == 1 and not failed:
             r = results[0]
-            t = Table(title=f"VALID: {r['account_id']} is included in snapshot {r['snapshot_id']}")
+            t = Table(title=f"VALID: {esc(r['account_id'])} is included in snapshot {esc(r['snapshot_id'])}")
             t.add_column("bucket")
             symbols = list(r["totals"])
             for s in symbols:
@@ -216,18 +220,18 @@ def verify(
             out.print(t)
             out.print(f"root {r['root']}")
             for c in r["checks"]:
-                out.print(f"  [green]ok[/] {c}")
+                out.print(f"  [green]ok[/] {esc(c)}")
         elif len(paths) > 1:
             t = Table(title=f"{len(paths) - failed} valid, {failed} invalid")
             t.add_column("proof", overflow="fold")
             t.add_column("result", overflow="fold")
             shown = [r for r in results if not r["valid"]][:50] or results[:20]
             for r in shown:
-                t.add_row(r["file"], "[green]valid[/]" if r["valid"] else f"[red]INVALID[/] {r['reason']}")
+                t.add_row(esc(r["file"]), "[green]valid[/]" if r["valid"] else f"[red]INVALID[/] {esc(r['reason'])}")
             out.print(t)
         if failed:
             if not as_json and len(paths) == 1:
-                err.print(f"[bold red]verification failed:[/] {results[0]['reason']}", highlight=False, soft_wrap=True)
+                err.print(f"[bold red]verification failed:[/] {esc(results[0]['reason'])}", highlight=False, soft_wrap=True)
             return EXIT_VERIFY_FAILED
         return 0
 
@@ -247,6 +251,6 @@ def export_verifier_cmd(
         if as_json:
             _emit_json({"ok": True, "out": str(out_path), "root": snap.root.hex()})
         else:
-            out.print(f"wrote {out_path}: open it in any browser, offline; it checks proofs against root {snap.root.hex()}")
+            out.print(f"wrote {esc(str(out_path))}: open it in any browser, offline; it checks proofs against root {snap.root.hex()}")
 
     _run(as_json, body)

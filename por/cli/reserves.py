@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from por.cli.common import JsonOpt, _emit_json, _run, out
+from por.cli.common import JsonOpt, _emit_json, _run, esc, out
 from por.core.errors import EXIT_VERIFY_FAILED, BadInput, VerificationFailed
 
 reserves_app = typer.Typer(no_args_is_help=True, help="On-chain reserves: attestations, segregation, coverage.")
@@ -33,6 +33,8 @@ def reserves_verify(
     snapshot: Annotated[Path, typer.Option(help="The published snapshot.json.")],
     reserves: Annotated[Path, typer.Option(help="reserves.json (SPEC.md §12.2).")],
     rpc: Annotated[Optional[str], typer.Option(help="Ethereum JSON-RPC URL.")] = None,
+    rpc_timeout: Annotated[float, typer.Option(help="Seconds one RPC request may take, reply included (else exit 3).",
+                                               min=0.1)] = 10.0,
     block: Annotated[Optional[int], typer.Option(help="Expected Ethereum block (must equal the attested one).")] = None,
     feed: Annotated[Optional[list[str]], typer.Option(help="ASSET=ADDRESS of a Chainlink PoR feed; repeatable.")] = None,
     max_feed_age: Annotated[int, typer.Option(help="Reject feed rounds older than this many seconds at the block.")] = 86400,
@@ -56,7 +58,7 @@ def reserves_verify(
 
             proof_doc = load_solvency_proof(solvency)
         report = verify_reserves(snap, res, rpc_url=rpc, block=block, solvency=proof_doc,
-                                 solvency_file=str(solvency))
+                                 solvency_file=str(solvency), rpc_timeout=rpc_timeout)
         if holdings_out is not None:
             from por.core.fileio import atomic_write_json
             from por.reserves.check import reserves_table
@@ -70,7 +72,7 @@ def reserves_verify(
 
             if rpc is None or res.ethereum is None:
                 raise BadInput("--feed needs --rpc and an ethereum block in reserves.json", field="feed")
-            client, b = RpcClient(rpc), res.ethereum.block
+            client, b = RpcClient(rpc, timeout=rpc_timeout), res.ethereum.block
             for asset, address in feeds.items():
                 idx = snap.config.asset_index(asset)
                 if idx is None:
@@ -107,9 +109,9 @@ def reserves_verify(
                 dec = snap.config.assets[snap.config.asset_index(asset) or 0].decimals
                 out.print(f"proprietary (not counted for clients): {format_amount(amount, dec)} {asset}")
             for row in feed_rows:
-                out.print(f"feed {row['asset']}: {row['feed']} (age {row['age_s']} s) vs attested {row['attested']}")
+                out.print(esc(f"feed {row['asset']}: {row['feed']} (age {row['age_s']} s) vs attested {row['attested']}"))
             for f in report.failures + report.segregation.problems:
-                out.print(f"[red]FAIL[/] {f}")
+                out.print(f"[red]FAIL[/] {esc(str(f))}")
             out.print("[bold green]SOLVENT AND SEGREGATED[/]" if report.ok else "[bold red]RESERVES CHECK FAILED[/]")
         return 0 if report.ok else EXIT_VERIFY_FAILED
 

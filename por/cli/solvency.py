@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from por.cli.common import JsonOpt, _emit_json, _run, out
+from por.cli.common import JsonOpt, _emit_json, _run, esc, out
 
 solvency_app = typer.Typer(
     add_completion=False,
@@ -47,7 +47,7 @@ def prove_cmd(
             _emit_json({"ok": True, "out": str(out_path), "revealed": reveal_totals})
         else:
             kind = "with revealed totals" if reveal_totals else "zero-knowledge (liabilities hidden)"
-            out.print(f"wrote solvency proof {kind} to {out_path}")
+            out.print(esc(f"wrote solvency proof {kind} to {out_path}"))
 
     _run(as_json, body)
 
@@ -88,6 +88,6 @@ def verify_cmd(
             t.add_row(row["bucket"], row["asset"], row["reserves"], *[row[c] for c in figures], "[green]yes[/]")
         out.print(t)
         for c in res.checks:
-            out.print(f"  [green]ok[/] {c}")
+            out.print(f"  [green]ok[/] {esc(c)}")
 
     _run(as_json, body)

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from por.cli.common import JsonOpt, _emit_json, _reporter, _run, err, out
+from por.cli.common import JsonOpt, _emit_json, _reporter, _run, err, esc, out
 
 zk_app = typer.Typer(
     add_completion=False,
@@ -114,10 +114,10 @@ def verify_cmd(
         for col in ("bucket", "batches", "result"):
             t.add_column(col)
         for b in res.buckets:
-            t.add_row(b.bucket, str(b.batches), "[green]ok[/]" if b.ok else f"[red]{b.problem}[/]")
+            t.add_row(b.bucket, str(b.batches), "[green]ok[/]" if b.ok else f"[red]{esc(b.problem)}[/]")
         out.print(t)
         for f in res.failures:
-            err.print(f"[bold red]verification failed:[/] {f}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]verification failed:[/] {esc(str(f))}", highlight=False, soft_wrap=True)
         if res.ok:
             out.print(f"[green]ok[/] {res.statement} (verifying key {res.vkey_digest})")
         return 0 if res.ok else EXIT_VERIFY_FAILED

@@ -21,6 +21,8 @@ from por.core.margin import MarginParams, parse_margin
 BUCKET_KINDS = ("segregated", "isolated-margin", "cross-margin", "portfolio-margin", "custody")
 RESERVED_BUCKET_IDS = ("proprietary",)
 MAX_DECIMALS = 18
+MAX_CONFIG_BYTES = 1 << 20
+"""The largest snapshot.toml read (SPEC.md §2.1); a genuine one is well under a kilobyte per asset and bucket."""
 NO_DEBT_KINDS = ("segregated", "custody")
 """Bucket kinds that can never hold debts: client segregated funds and custodian vaults do not lend."""
 
@@ -191,15 +193,18 @@ def _check_debt_kinds(cfg: SnapshotConfig, *, file: str, prefix: str) -> None:
 
 def load_config(path: Path) -> SnapshotConfig:
     """Read and validate ``snapshot.toml``."""
+    from por.core.fileio import read_limited
+
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read config: {exc.strerror}", file=str(path)) from None
+    data = read_limited(path, "config", MAX_CONFIG_BYTES)
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise BadInput("config is not valid UTF-8", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"invalid TOML: {exc}", file=str(path)) from None
+    except ValueError as exc:  # tomllib lets int()'s own errors through (an integer of over 4300 digits)
+        raise BadInput(f"invalid TOML: {str(exc).split(';')[0]}", file=str(path)) from None
+    except RecursionError:  # nested arrays or inline tables
+        raise BadInput("invalid TOML: nested too deeply", file=str(path)) from None
     return parse_config(raw, file=str(path))

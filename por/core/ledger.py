@@ -35,6 +35,9 @@ from por.core.fileio import reject_duplicate_keys
 from por.core.decimals import format_decimal
 
 MAX_ACCOUNT_ID_BYTES = 256
+MAX_LINE_BYTES = 65_536
+"""Longest ledger line, in bytes without its line end (SPEC.md §2.2): a genuine row is a few hundred bytes; a
+longer line is refused with its number before it is read whole."""
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 _SPECIAL = ("nan", "inf", "infinity")
 
@@ -108,6 +111,8 @@ def parse_amount(text: str, decimals: int) -> int:
             raise ValueError(f"exponent notation {text!r} is not allowed; write the plain decimal")
         raise ValueError(f"{text!r} is not a plain decimal amount")
     sign, whole, frac = m.groups()
+    if len(whole) > 40:  # far beyond 2^64 minor units; int() of thousands of digits is slow, then refused
+        raise ValueError(f"amount {text[:24]!r}... has {len(whole)} digits: 2^64 minor units or more")
     if frac is None:
         value = int(whole) * 10**decimals
     else:
@@ -132,8 +137,22 @@ def _check_account_id(value: object, err) -> str:
     return value
 
 
+def _physical_lines(fh: IO[bytes], path: str) -> Iterator[bytes]:
+    """The file's lines (LF-terminated), each read within :data:`MAX_LINE_BYTES` (a longer one is BadInput)."""
+    lineno = 0
+    while True:
+        raw = fh.readline(MAX_LINE_BYTES + 3)  # the limit, CR LF, and one byte to see that it is over
+        if not raw:
+            return
+        lineno += 1
+        if len(raw.removesuffix(b"\n").removesuffix(b"\r")) > MAX_LINE_BYTES:
+            raise BadInput(f"line is longer than {MAX_LINE_BYTES} bytes (a ledger line is one account row)",
+                           file=path, line=lineno)
+        yield raw
+
+
 def _decoded_lines(fh: IO[bytes], path: str) -> Iterator[str]:
-    for lineno, raw in enumerate(fh, 1):
+    for lineno, raw in enumerate(_physical_lines(fh, path), 1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -139,9 +139,12 @@ def prove_all(snapshot_dir: Path, *, jobs: int = 1) -> Iterator[tuple[str, dict[
         yield from zip(accounts, pool.map(_prove_in_worker, accounts, chunksize=8))
 
 
-def proof_filename(account_id: str) -> str:
-    """File name for an exported proof: the id itself when it is filesystem-safe, else a hash of it."""
-    if _SAFE_NAME.fullmatch(account_id):
+def proof_filename(account_id: str, *, hashed: bool = False) -> str:
+    """File name for an exported proof: the id itself when it is filesystem-safe, else (or with ``hashed``) a
+    hash of it. Never a path (no ``/``, ``..`` or control characters can get through), never ``index.json``
+    (the export's index) and never a name of the hashed form (``acct-…``) for another id."""
+    low = account_id.lower()
+    if not hashed and _SAFE_NAME.fullmatch(account_id) and low != "index" and not low.startswith("acct-"):
         return f"{account_id}.json"
     return "acct-" + hashlib.sha256(account_id.encode()).hexdigest()[:24] + ".json"
 

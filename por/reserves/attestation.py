@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from por.reserves.chain import check_address, parse_hex
@@ -136,6 +136,7 @@ class AddressEntry:
 @dataclass(frozen=True)
 class EthereumChain:
     block: int
+    chain_id: int | None = None   # optional: the EIP-155 chain id the RPC must serve (e.g. 1 for mainnet)
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ class ReservesFile:
         chains: dict[str, Any] = {}
         if self.ethereum is not None:
             chains["ethereum"] = {"block": self.ethereum.block}
+            if self.ethereum.chain_id is not None:
+                chains["ethereum"]["chain_id"] = self.ethereum.chain_id
         if self.bitcoin is not None:
             btc: dict[str, Any] = {"height": self.bitcoin.height}
             if self.bitcoin.utxo_snapshot is not None:
@@ -247,14 +250,20 @@ def parse_reserves(doc: Any, *, file: str = "reserves.json", base_dir: Path | No
         raise BadInput("must declare at least one chain", file=file, field="chains")
     eth = btc = None
     if "ethereum" in chains:
-        e = _keys(chains["ethereum"], {"block"}, set(), file=file, field="chains.ethereum")
-        eth = EthereumChain(_int(e["block"], file=file, field="chains.ethereum.block"))
+        e = _keys(chains["ethereum"], {"block"}, {"chain_id"}, file=file, field="chains.ethereum")
+        chain_id = e.get("chain_id")
+        if chain_id is not None:
+            chain_id = _int(chain_id, file=file, field="chains.ethereum.chain_id", lo=1)
+        eth = EthereumChain(_int(e["block"], file=file, field="chains.ethereum.block"), chain_id)
     if "bitcoin" in chains:
         b = _keys(chains["bitcoin"], {"height"}, {"utxo_snapshot", "network"}, file=file, field="chains.bitcoin")
         height = _int(b["height"], file=file, field="chains.bitcoin.height")
         utxo = b.get("utxo_snapshot")
-        if utxo is not None and (not isinstance(utxo, str) or not utxo or "\x00" in utxo):
-            raise BadInput("must be a file path", file=file, field="chains.bitcoin.utxo_snapshot")
+        if utxo is not None and (not isinstance(utxo, str) or not utxo or "\x00" in utxo or len(utxo) > 1024
+                                 or PurePosixPath(utxo).is_absolute() or PureWindowsPath(utxo).drive
+                                 or ".." in re.split(r"[/\\]", utxo)):
+            raise BadInput("must be a file path relative to reserves.json's directory, without '..'",
+                           file=file, field="chains.bitcoin.utxo_snapshot")
         network = b.get("network", "mainnet")
         if network not in BITCOIN_NETWORKS:
             raise BadInput(f"must be one of {', '.join(BITCOIN_NETWORKS)}", file=file, field="chains.bitcoin.network")

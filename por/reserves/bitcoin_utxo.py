@@ -162,14 +162,16 @@ def parse_utxo_snapshot(doc: Any, *, file: str = "<utxo snapshot>") -> UtxoSnaps
     return UtxoSnapshot(network, height, block_hash, tuple(utxos), file)
 
 
-def load_utxo_snapshot(path: str | Path, *, network: str | None = None, height: int | None = None) -> UtxoSnapshot:
+def load_utxo_snapshot(path: str | Path, *, network: str | None = None, height: int | None = None,
+                       regular: bool = True) -> UtxoSnapshot:
     """Read and strictly validate a UTXO snapshot file (UTF-8 JSON, no duplicate keys, no unknown keys).
 
     ``network`` / ``height``, when given, must match the file's (:class:`BadInput` otherwise). Every error
-    is a :class:`BadInput` naming the file and the field (JSON syntax errors: line and column).
+    is a :class:`BadInput` naming the file and the field (JSON syntax errors: line and column). The path
+    (named by reserves.json) must be a regular file (``regular``): never a device or a pipe.
     """
     file = str(path)
-    doc = loads_json(read_limited(Path(path), "UTXO snapshot"), file=file, what="UTXO snapshot",
+    doc = loads_json(read_limited(Path(path), "UTXO snapshot", regular=regular), file=file, what="UTXO snapshot",
                      parse_constant=_reject_constant)
     snap = parse_utxo_snapshot(doc, file=file)
     if network is not None and snap.network != network:

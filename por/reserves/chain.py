@@ -3,7 +3,9 @@
 Reads are always *at a block*: ``get_balance``, ``call`` and ``get_code`` take a block number, which
 must not be beyond the chain head. Every failure of the service -- connection refused, timeout, HTTP
 error, a reply that is not JSON-RPC, a block the node does not have ("header not found", pruned
-state) or a block in the future -- raises :class:`~por.core.errors.ServiceUnavailable` (exit 3) with a
+state) or a block in the future, a reply over 16 MiB or not complete within the timeout (however slowly
+it trickles in), an answer to another request id, a header of another block than the one asked, another
+chain id than the attested one -- raises :class:`~por.core.errors.ServiceUnavailable` (exit 3) with a
 message naming the URL and the block; never a traceback. A contract call that *reverts* is not a
 service failure: it raises :class:`CallReverted` (a :class:`~por.core.errors.VerificationFailed`).
 
@@ -19,6 +21,7 @@ import itertools
 import json
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -35,6 +38,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
 from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
+from por.core.fileio import MiB, loads_json
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -49,6 +53,9 @@ _MISSING_BLOCK_RE = re.compile(
     re.IGNORECASE,
 )
 _REVERT_RE = re.compile(r"revert|execution reverted|invalid opcode|out of gas", re.IGNORECASE)
+
+MAX_REPLY_BYTES = 16 * MiB
+"""The largest JSON-RPC reply read; a larger one is a service error (a node's answers here are small)."""
 
 BlockId = int | str  # an integer block number, or "latest" / "pending" / "earliest"
 
@@ -88,17 +95,42 @@ class RpcClient:
 
     # ------------------------------------------------------------------ transport
 
+    def _exchange(self, req: urllib.request.Request) -> bytes:
+        """POST ``req`` and read the reply: at most :data:`MAX_REPLY_BYTES`, all within ``timeout`` seconds.
+
+        The socket timeout bounds each read; a server that dribbles a byte at a time would never trip it, so
+        the exchange runs in a worker thread that is abandoned (it ends with its socket) at the deadline.
+        """
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                with self._opener.open(req, timeout=self.timeout) as resp:
+                    raw = resp.read(MAX_REPLY_BYTES + 1)
+                    box["raw"] = raw
+            except BaseException as exc:  # handed to the caller
+                box["exc"] = exc
+
+        t = threading.Thread(target=work, name="por-rpc", daemon=True)
+        t.start()
+        t.join(self.timeout)
+        if t.is_alive():
+            raise TimeoutError()
+        if "exc" in box:
+            raise box["exc"]
+        return box["raw"]
+
     def request(self, method: str, params: Sequence[Any] = (), *, block: BlockId | None = None) -> Any:
         """One JSON-RPC call; ``block`` only names the block in error messages."""
-        body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)})
+        request_id = next(self._ids)
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)})
         req = urllib.request.Request(
             self.url, data=body.encode(), method="POST",
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
         at = f" at block {block}" if block is not None else ""
         try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                raw = resp.read()
+            raw = self._exchange(req)
         except urllib.error.HTTPError as exc:
             raise ServiceUnavailable(
                 f"Ethereum RPC {self.url} answered HTTP {exc.code} {exc.reason} to {method}{at}") from None
@@ -112,12 +144,18 @@ class RpcClient:
                 f"Ethereum RPC {self.url} timed out after {self.timeout:g} s ({method}{at})") from None
         except (OSError, ValueError, http.client.HTTPException) as exc:  # ConnectionResetError, IncompleteRead
             raise ServiceUnavailable(f"Ethereum RPC {self.url} failed ({method}{at}): {exc}") from None
+        if len(raw) > MAX_REPLY_BYTES:
+            raise ServiceUnavailable(f"Ethereum RPC {self.url} sent a reply of more than {MAX_REPLY_BYTES} bytes "
+                                     f"({method}{at})")
         try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+            doc = loads_json(raw, file=self.url, what="JSON-RPC reply")
+        except BadInput:
             raise ServiceUnavailable(f"Ethereum RPC {self.url} sent a reply that is not JSON ({method}{at})") from None
         if not isinstance(doc, dict) or ("result" not in doc and "error" not in doc):
             raise ServiceUnavailable(f"Ethereum RPC {self.url} sent a reply that is not JSON-RPC ({method}{at})")
+        if doc.get("id", request_id) != request_id:
+            raise ServiceUnavailable(f"Ethereum RPC {self.url} answered request {doc.get('id')!r}, not {request_id} "
+                                     f"({method}{at})")
         err = doc.get("error")
         if err is not None:
             msg = str(err.get("message", err)) if isinstance(err, dict) else str(err)
@@ -160,11 +198,32 @@ class RpcClient:
         return hex(block)
 
     def get_block(self, block: BlockId) -> dict[str, Any]:
-        """The block header (``number``, ``hash``, ``timestamp`` as ints/hex) at ``block``."""
+        """The block header (``number``, ``hash``, ``timestamp`` as ints/hex) at ``block``.
+
+        The header must be the one asked for: its ``number`` equal to ``block`` (for a number) and its
+        ``hash`` 32 bytes of hex; anything else is a service error naming both blocks.
+        """
         res = self.request("eth_getBlockByNumber", [self.block_tag(block), False], block=block)
         if not isinstance(res, dict):
             raise ServiceUnavailable(f"Ethereum RPC {self.url} does not have block {block}")
+        number = self._quantity(res.get("number"), f"number of block {block}")
+        if isinstance(block, int) and number != block:
+            raise ServiceUnavailable(f"Ethereum RPC {self.url} answered block {number} when asked for block {block}")
+        block_hash = res.get("hash")
+        if not isinstance(block_hash, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", block_hash):
+            raise ServiceUnavailable(f"Ethereum RPC {self.url} sent a malformed hash of block {block}: {block_hash!r}")
         return res
+
+    def check_chain_id(self, expected: int | None) -> int | None:
+        """With an ``expected`` chain id, the node's ``eth_chainId`` must be it (else a service error: the
+        balances would be another chain's); without one nothing is asked."""
+        if expected is None:
+            return None
+        got = self.chain_id()
+        if got != expected:
+            raise ServiceUnavailable(f"Ethereum RPC {self.url} serves chain id {got}, not the attested chain id "
+                                     f"{expected}")
+        return got
 
     def block_timestamp(self, block: BlockId) -> int:
         return self._quantity(self.get_block(block).get("timestamp"), f"timestamp of block {block}")

@@ -50,12 +50,12 @@ def verify_bitcoin(reserves: ReservesFile, decimals: dict[str, int]) -> tuple[li
         try:
             scheme = verify_message(e.address, reserves.message(e), e.signature, network=reserves.bitcoin.network)
         except VerificationFailed as exc:
-            failures.append(f"{e.where()}: {exc}")
+            failures.append(f"{e.where}: {exc}")
             continue
         sats = utxos.balance(e.address)
         for claim in e.assets:
             if claim.asset not in decimals:
-                failures.append(f"{e.where()}: asset {claim.asset} is not in the snapshot")
+                failures.append(f"{e.where}: asset {claim.asset} is not in the snapshot")
                 continue
             amount = sats_to_ledger_units(sats, decimals[claim.asset])
             holdings.append(Holding("bitcoin", e.address, e.bucket, claim.asset, amount, claim.source))
@@ -66,7 +66,7 @@ def verify_bitcoin(reserves: ReservesFile, decimals: dict[str, int]) -> tuple[li
 
 def verify_reserves(snapshot: Snapshot, reserves: ReservesFile, *, rpc_url: str | None = None,
                     block: int | None = None, solvency: Any = None, solvency_file: str = "solvency proof",
-                    ) -> ReservesReport:
+                    rpc_timeout: float = 10.0) -> ReservesReport:
     """Verify every attestation of ``reserves`` and check segregation and coverage against ``snapshot``.
 
     The liabilities of a bucket and asset are its published total, or with margin accounts its
@@ -87,7 +87,7 @@ def verify_reserves(snapshot: Snapshot, reserves: ReservesFile, *, rpc_url: str 
         from por.reserves.chain import RpcClient
         from por.reserves.ethereum import verify_ethereum
 
-        eth = verify_ethereum(RpcClient(rpc_url), reserves, decimals, block=block)
+        eth = verify_ethereum(RpcClient(rpc_url, timeout=rpc_timeout), reserves, decimals, block=block)
         failures += [str(f) for f in eth.failures]
         holdings += eth.holdings()
         verified += [v.to_dict() for v in eth.verified]

@@ -262,7 +262,8 @@ def verify_ethereum(rpc: RpcClient, reserves: ReservesFile, ledger_decimals: Map
     if block is not None and block != b:
         raise BadInput(f"--block {block} differs from the attested block {b} (the signatures bind {b})",
                        file=reserves.file, field="chains.ethereum.block")
-    rpc.block_tag(b)  # a block beyond the head is a service error before anything else
+    rpc.check_chain_id(reserves.ethereum.chain_id)  # another chain's balances would be no evidence
+    rpc.get_block(b)  # the node has the attested block (not beyond its head) and answers for that block
     report = EthereumReport(b)
     cache: dict[str, int] = {}
     for entry in reserves.entries("ethereum"):

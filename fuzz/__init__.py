@@ -1,0 +1,1 @@
+"""Fuzzing `por`'s parsers of untrusted documents (see fuzz/README.md and RELIABILITY.md)."""
