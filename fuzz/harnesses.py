@@ -238,8 +238,7 @@ def zk_batch(margin: bool) -> Callable[[bytes], None]:
         from por.modes.zk import parse_batch_proof
 
         mode = "margin_zk" if margin else "zk"
-        parse_batch_proof(_json(data, "batch proof"), trusted_snapshot(mode).config.symbols, file="fuzzed",
-                          margin=margin)
+        parse_batch_proof(_json(data, "batch proof"), trusted_snapshot(mode).scheme.values, file="fuzzed")
     return run
 
 
