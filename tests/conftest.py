@@ -20,10 +20,6 @@ EXAMPLES = ROOT / "examples"
 VECTORS = Path(__file__).resolve().parent / "vectors"
 SECRET = bytes(range(32))
 
-ZK_FILES = ("test_zk", "test_vectors_zk", "test_vectors_margin_zk")
-"""Test files that compile circuits and run Groth16 setups in the shared cache (build/zk)."""
-
-
 PTAU_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "zk" / "pot12_d1e8b93edbe8c9ba.ptau"
 """The local, testing-only 2^12 phase-1 file of the tests' entropy (``por/v1 zk test vectors``), checked in: making
 it takes minutes on 2 cores. ``tests/test_zk.py::test_checked_in_phase_1_is_the_local_one`` (slow) re-derives it
@@ -47,12 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.replace(tmp, target)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``-n 2 --dist loadgroup``, as `.ci/run` runs) every zk test runs in one worker, so no two
-    processes compile the same circuit or phase-1 file into the shared cache at once; the rest spread over workers."""
-    for item in items:
-        if item.path.name.startswith(ZK_FILES):
-            item.add_marker(pytest.mark.xdist_group("zk"))
 
 
 def flat(text: str) -> str:

@@ -22,6 +22,7 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from por.zk.tools import (
     NODE_MODULES,
     ToolError,
     Tools,
+    cache_lock,
     default_cache_dir,
     find_tools,
     run_snarkjs,
@@ -169,8 +171,14 @@ def compile_batch(k: int, assets: int, cache_dir: Path, *, circuit: CircuitKind 
     def circuit_of() -> CompiledCircuit:
         return CompiledCircuit(k, assets, out, read_r1cs_info(out / "main.r1cs"), circuit)
 
-    if stamp_matches(out / "build.json", stamp) and (out / "main_js" / "main.wasm").is_file():
-        return circuit_of()
+    with cache_lock(out):
+        if stamp_matches(out / "build.json", stamp) and (out / "main_js" / "main.wasm").is_file():
+            return circuit_of()
+        return _compile(tools, out, source, stamp, label, n_public, circuit_of, timeout)
+
+
+def _compile(tools: Tools, out: Path, source: str, stamp: Mapping[str, object], label: str, n_public: int,
+             circuit_of: Callable[[], CompiledCircuit], timeout: float) -> CompiledCircuit:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -216,8 +224,13 @@ def powers_of_tau(power: int, entropy: str, cache_dir: Path, *, tools: Tools | N
     beacon = beacon_hash(TAG_SETUP_PTAU, entropy)
     out_dir = Path(cache_dir).resolve() / "ptau"
     final = out_dir / f"pot{power}_{entropy_id(entropy)}.ptau"
-    if final.is_file():
-        return final
+    with cache_lock(final):
+        if not final.is_file():
+            _make_ptau(tools, power, beacon, out_dir, final, timeout)
+    return final
+
+
+def _make_ptau(tools: Tools, power: int, beacon: str, out_dir: Path, final: Path, timeout: float) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".pot-") as tmp:
         work = Path(tmp)
@@ -229,7 +242,6 @@ def powers_of_tau(power: int, entropy: str, cache_dir: Path, *, tools: Tools | N
         run_snarkjs(tools, "powersoftau", "prepare", "phase2", work / "1.ptau", work / "final.ptau",
                     what="snarkjs powersoftau prepare phase2", cwd=work, timeout=timeout)
         os.replace(work / "final.ptau", final)
-    return final
 
 
 @dataclass(frozen=True)
@@ -274,8 +286,14 @@ def setup(circuit: CompiledCircuit, ptau: Path, entropy: str, *, tools: Tools | 
     sid = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
     out = circuit.directory / f"setup-{sid}"
     result = CircuitSetup(circuit, out)
-    if stamp_matches(out / "setup.json", stamp) and result.zkey.is_file() and result.vkey_path.is_file():
-        return result
+    with cache_lock(out):
+        if not (stamp_matches(out / "setup.json", stamp) and result.zkey.is_file() and result.vkey_path.is_file()):
+            _phase2(tools, circuit, ptau, beacon, out, result, stamp, timeout)
+    return result
+
+
+def _phase2(tools: Tools, circuit: CompiledCircuit, ptau: Path, beacon: str, out: Path, result: CircuitSetup,
+            stamp: Mapping[str, object], timeout: float) -> None:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -286,7 +304,6 @@ def setup(circuit: CompiledCircuit, ptau: Path, entropy: str, *, tools: Tools | 
     (out / "circuit_0000.zkey").unlink()
     _export_vkey(tools, result, timeout)
     write_stamp(out / "setup.json", stamp)
-    return result
 
 
 def _export_vkey(tools: Tools, result: CircuitSetup, timeout: float) -> None:

@@ -12,13 +12,16 @@ Compiling and setting up circuits: :mod:`por.zk.build`; proving: :mod:`por.zk.pr
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +142,21 @@ def stamp_matches(path: Path, stamp: Mapping[str, object]) -> bool:
 
 def write_stamp(path: Path, stamp: Mapping[str, object]) -> None:
     path.write_text(json.dumps(stamp, sort_keys=True, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the cache entry ``path`` (a ``<path>.lock`` file beside it) while it is checked
+    and, when stale, rebuilt: two processes sharing a cache (two ``por zk setup`` runs, parallel test workers)
+    never build the same circuit, phase-1 file or setup into the same place at once."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def default_cache_dir() -> Path:
