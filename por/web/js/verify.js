@@ -26,6 +26,7 @@ function context(snap) {
     root: hex32(snap.root, "snapshot.json root") };
   ctx.allowDebt = (b) => !margin || ctx.params.allow[b];
   if (snap.mode === "zk") ctx.k = snap.zk.batch_height;
+  ctx.nodeRule = (allowDebt) => nodeRule(ctx, allowDebt);
   return ctx;
 }
 
