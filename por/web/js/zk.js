@@ -96,14 +96,15 @@ function vkDigest(vk, f = "zk.verification_key") {
 
 function make(poseidonDoc, snarkjs) {
   const poseidon = makePoseidon(poseidonDoc);
-  let digest = null;
+  const digests = new Map();
 
   async function rootExtension(snap) {
     const z = snap.zk;
     const vk = z.verification_key, A = snap.metadata.assets.length, want = 1 + (snap.metadata.margin ? 4 : 1) * A;
     if (vk.nPublic !== want) throw new Invalid("snapshot.zk.verification_key.nPublic", "must be " + want + " for this snapshot");
-    digest = digest || vkDigest(vk, "snapshot.zk.verification_key");
-    return cat(uint(z.batch_height, 1), digest);
+    const key = C.canon(vk);
+    if (!digests.has(key)) digests.set(key, vkDigest(vk, "snapshot.zk.verification_key"));
+    return cat(uint(z.batch_height, 1), digests.get(key));
   }
 
   async function openLeaf(ctx, e, c, account, progress) {
