@@ -121,7 +121,7 @@ test("hiding: a sibling commitment, one byte of the range proof, a blinding", as
   rp.entries[0].range_proof = h.slice(0, at) + ((parseInt(h.slice(at, at + 2), 16) ^ 1).toString(16).padStart(2, "0")) + h.slice(at + 2);
   await rejects(rp, snap, hiding(), /^entry 0 \(bucket main\), range_proof: (polynomial check|inner-product argument) failed/);
   const short = clone(proof); short.entries[0].range_proof = h.slice(0, -2);
-  await rejects(short, snap, hiding(), /entry 0\.range_proof: is \d+ bytes/);
+  await rejects(short, snap, hiding(), /entry 0 \(bucket main\), range_proof: malformed range proof: is \d+ bytes/);
   const bl = clone(proof); bl.entries[0].blindings.BTC = "00".repeat(32);
   await rejects(bl, snap, hiding(), /entry 0\.blindings\.BTC: must be a non-zero scalar/);
 });

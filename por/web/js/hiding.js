@@ -275,7 +275,10 @@ function make(table, pageProgress) {
   async function checkProof(ctx, c, e, key, protocol, bits, statement, hint, progress) {
     const f = c.f + "." + key, where = c.where + ", " + key;
     const rounds = log2(bits * nextPow2(statement.length));
-    const proof = decodeRangeProof(e[key], rounds, f);
+    let proof;
+    try { proof = decodeRangeProof(e[key], rounds, f); } catch (err) {
+      throw new Invalid(where, "malformed range proof: " + (err.reason || err.message));
+    }
     const tr = new Transcript(protocol);
     tr.message("snapshot-root", ctx.root);
     tr.message("bucket", C.utf8(c.bucket));
