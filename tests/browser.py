@@ -41,8 +41,10 @@ class Browser:
         self._from_chrome, from_chrome_w = os.pipe()
 
         def fds() -> None:  # the child reads commands on fd 3 and writes replies on fd 4
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            os.dup2(to_chrome_r, 200)  # via distinct high numbers: dup2(3, 3) would keep close-on-exec
+            os.dup2(from_chrome_w, 201)
+            os.dup2(200, 3)
+            os.dup2(201, 4)
 
         self.proc = subprocess.Popen([chromium(), *FLAGS, f"--user-data-dir={self._profile.name}",
                                       f"--window-size={size}", "--remote-debugging-pipe", "about:blank"],
