@@ -213,5 +213,6 @@ test("strict JSON: duplicate keys, non-integer numbers and deep nesting are refu
   assert.throws(() => C.parseJson('{"a": 1, "a": 2}', "proof"), /appears twice/);
   assert.throws(() => C.parseJson('{"height": 2.0}', "proof"), /not a plain integer/);
   assert.throws(() => C.parseJson("[".repeat(65) + "]".repeat(65), "proof"), /deeper than 64/);
+  assert.throws(() => C.parseJson(" ".repeat(4 * 1024 * 1024 + 1), "proof"), /larger than 4 MiB/);
   assert.deepEqual(C.parseJson('{"a": "x\\"y", "b": [1, -0]}', "proof"), { a: 'x"y', b: [1, -0] });
 });

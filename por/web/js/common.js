@@ -86,9 +86,9 @@ function list(v, f) {
 
 /** JSON.parse with the §1.1 rules the page can check: no key twice in an object, depth <= 64, no number
  * written with a fraction or exponent (they are never valid in a proof: integers are plain, amounts strings). */
-function parseJson(text, what) {
+function parseJson(text, what, limitMiB = 4) {  // 4 MiB: an inclusion proof's limit (§1.1)
   if (typeof text !== "string") throw new Invalid(what, "not text");
-  if (text.length > 16 * 1024 * 1024) throw new Invalid(what, "larger than 16 MiB");
+  if (new TextEncoder().encode(text).length > limitMiB * 1024 * 1024) throw new Invalid(what, "larger than " + limitMiB + " MiB");
   let depth = 0, max = 0, i = 0;
   const stack = [];
   while (i < text.length) {  // a scan outside strings: depth, duplicate keys, non-integer numbers
