@@ -93,8 +93,13 @@ class Browser:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            state = self.evaluate("JSON.stringify([location.search, document.body ? document.body.dataset.done || '' : ''])")
-            if state and json.loads(state) == [search, "1"]:
+            state = self.evaluate("JSON.stringify([location.search, document.body ? document.body.dataset.done || '' : '',"
+                                  " document.readyState, !!document.getElementById('por-data')])")
+            if not state:
+                continue
+            at, done, ready, verifier = json.loads(state)
+            # the verifier page says when its verdict is shown; any other page is done once loaded
+            if at == search and (done == "1" or (ready == "complete" and not verifier)):
                 return
         raise AssertionError(f"the page did not finish within {timeout} s: {url[:200]}")
 
@@ -159,6 +164,8 @@ def screenshot(page: Path, name: str, fragment: str = "", size: str = "1100,900"
     ARTIFACTS.mkdir(exist_ok=True)
     out = ARTIFACTS / name
     b = browser()
+    w, h = (int(x) for x in size.split(","))
+    b.call("Emulation.setDeviceMetricsOverride", session=True, width=w, height=h, deviceScaleFactor=1, mobile=False)
     b.open(_url(page, fragment))
     b.screenshot(out)
     assert out.exists() and out.stat().st_size > 1000, f"no screenshot written for {page}"
