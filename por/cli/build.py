@@ -21,7 +21,9 @@ def build(
     height: Annotated[Optional[int], typer.Option(help="Height of every bucket tree (default: room for 2x its rows).")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative", help="Floor negative amounts at 0 and count them, instead of rejecting.")] = False,
     hiding: Annotated[bool, typer.Option("--hiding", help="Hiding mode: publish Pedersen commitments, not totals (SPEC.md §15).")] = False,
-    jobs: Annotated[Optional[int], typer.Option(help="Worker processes for hiding-mode commitments and zk-mode Poseidon hashing (default: all cores).", min=1)] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Local worker processes for the shard tasks (default: 1 in public mode, all cores in hiding and zk mode).", min=1)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Run the shard tasks on a Dask cluster: tcp://HOST:PORT of its scheduler, or 'local' for a local cluster of 2 workers.")] = None,
+    work_dir: Annotated[Optional[Path], typer.Option(help="Directory for the build's work files (private subdirectory, removed at the end); with --scheduler, a path every worker can read and write. Default: inside the output's staging directory.")] = None,
     zk: Annotated[Optional[Path], typer.Option("--zk", help="zk mode: the setup directory of `por zk setup`; lowest levels become Groth16-proven Poseidon batches (SPEC.md §16).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -38,10 +40,10 @@ def build(
         with _reporter(as_json) as rep:
             res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
                                  clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs,
-                                 zk_setup=zk)
+                                 scheduler=scheduler, work_dir=work_dir, zk_setup=zk)
         snap = res.snapshot
         if as_json:
-            doc = {"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped,
+            doc = {"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped, "shards": res.shards,
                    "secret_created": res.secret_created, "snapshot": snap.to_dict()}
             if snap.margin is not None:
                 doc |= {"debts": res.debts, "accounts_with_debt": res.accounts_with_debt}

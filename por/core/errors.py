@@ -50,6 +50,9 @@ class BadInput(PorError):
             message = f"{message} (field {field!r})"
         super().__init__(where + message)
 
+    def __reduce__(self) -> tuple:  # picklable with its fields (tasks run in other processes)
+        return (_bad_input, (self.reason, self.file, self.line, self.column, self.field))
+
     def to_dict(self) -> dict[str, object]:
         """Machine-readable form, used by ``--json``."""
         return {
@@ -73,6 +76,9 @@ class VerificationFailed(PorError):
         self.reason = message
         super().__init__(f"{where}: {message}" if where else message)
 
+    def __reduce__(self) -> tuple:
+        return (VerificationFailed, (self.reason,), {"where": self.where, "args": self.args})
+
     def to_dict(self) -> dict[str, object]:
         return {"error": "verification_failed", "message": str(self), "where": self.where}
 
@@ -84,3 +90,7 @@ class ServiceUnavailable(PorError):
 
     def to_dict(self) -> dict[str, object]:
         return {"error": "service_unavailable", "message": str(self)}
+
+
+def _bad_input(reason: str, file: str | None, line: int | None, column: int | None, field: str | None) -> BadInput:
+    return BadInput(reason, file=file, line=line, column=column, field=field)

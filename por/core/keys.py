@@ -110,6 +110,10 @@ class Prf:
         return outer.digest()
 
 
+def _unavailable(message: bytes) -> bytes:
+    raise RuntimeError("this key is not given to shard tasks")
+
+
 @dataclass(frozen=True)
 class SnapshotKeys:
     """The subkeys of one master secret (as keyed PRFs), with the per-leaf derivations of SPEC.md §4."""
@@ -129,6 +133,13 @@ class SnapshotKeys:
             blinding_key=derive_key(master, LABEL_BLINDING),
             nonce_key=derive_key(master, LABEL_NONCE),
         )
+
+    @classmethod
+    def for_shard(cls, salt_key: bytes, blinding_key: bytes) -> "SnapshotKeys":
+        """The keys a shard task gets (leaf salts, blindings): never the master secret, nor the
+        position, padding and nonce keys (using those raises)."""
+        return cls(salt=Prf(salt_key), position=_unavailable, padding=_unavailable,  # type: ignore[arg-type]
+                   blinding_key=blinding_key, nonce_key=b"")
 
     @staticmethod
     def scope(snapshot_id: str, bucket_id: str) -> bytes:

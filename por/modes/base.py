@@ -35,7 +35,7 @@ from por.core.config import SnapshotConfig
 from por.core.jsondoc import expect_keys, parse_hex32, parse_uint64
 from por.core.keys import SnapshotKeys
 from por.modes.values import BucketSummary, NodeCheck, Values, values_for
-from por.tree.sumtree import BuiltBucket, LeafScheme, Node, top_height
+from por.tree.sumtree import BuiltBucket, LeafScheme, Level, Node, sum_levels, top_height
 
 if TYPE_CHECKING:  # type hints only: the proofs layer sits above the modes
     from por.tree.store import Store
@@ -136,6 +136,13 @@ class Mode(ABC):
     @abstractmethod
     def leaf_scheme(self, bucket_id: str, keys: SnapshotKeys, jobs: int | None) -> LeafScheme:
         """How one bucket's leaves and levels are computed."""
+
+    def upper_levels(self, level: Level) -> list[Level]:
+        """The levels above ``level`` (the roots of a bucket's shards, in order) up to the bucket root.
+
+        Public and zk mode: SHA-256 Merkle-sum nodes (SPEC.md §4); hiding mode adds commitments.
+        """
+        return sum_levels([level])[1:]
 
     def summary(self, id: str, kind: str, built: BuiltBucket) -> BucketSummary:
         """A freshly built bucket's summary (the exchange's copy: figures known in every mode)."""

@@ -190,6 +190,27 @@ class HidingMode(Mode):
     def top_pad(self) -> list:
         return list(top_pad_commitments(self.n_values))
 
+    def upper_levels(self, level: Level) -> list[Level]:
+        """Commitments added as points, blinding sums mod N, hashes over both children's commitments."""
+        n, width = self.n_values, enc.POINT_LEN
+        out: list[Level] = []
+        while len(level.hashes) > 1:
+            commits, blinds = bytearray(), bytearray()
+            for i in range(0, len(level.hashes), 2):
+                for a in range(n):
+                    left = Point.from_bytes(level.commits[i, width * a : width * (a + 1)].tobytes())
+                    right = Point.from_bytes(level.commits[i + 1, width * a : width * (a + 1)].tobytes())
+                    commits += (left + right).to_bytes()
+                    rl = int.from_bytes(level.blinds[i, 32 * a : 32 * (a + 1)].tobytes(), "big")
+                    rr = int.from_bytes(level.blinds[i + 1, 32 * a : 32 * (a + 1)].tobytes(), "big")
+                    blinds += ((rl + rr) % N).to_bytes(32, "big")
+            level = Level(enc.node_hashes_level_commits(level.hashes, level.commits),
+                          level.sums[0::2] + level.sums[1::2],
+                          np.frombuffer(bytes(commits), dtype=np.uint8).reshape(-1, width * n),
+                          np.frombuffer(bytes(blinds), dtype=np.uint8).reshape(-1, 32 * n))
+            out.append(level)
+        return out
+
     def leaf_scheme(self, bucket_id: str, keys: SnapshotKeys, jobs: int | None) -> HidingLeaves:
         fixed = None
         if self.margin is not None and not self.config.allows_debt(bucket_id):

@@ -1,8 +1,8 @@
 """Building a snapshot: ledger -> bucket trees -> top tree -> root, written atomically (SPEC.md §6, §7).
 
-``build_snapshot`` streams the ledger into one :class:`~por.tree.sumtree.BucketBuilder`
-per bucket (with the mode's leaf scheme), builds every bucket tree, the top tree and the
-snapshot root, and writes ``snapshot.json`` (public), ``store.sqlite`` (private, 0600) and,
+``build_trees`` streams the ledger into one :class:`~por.tree.sumtree.BucketBuilder`
+per bucket (with the mode's leaf scheme) and builds every tree in memory (an auditor's rebuild);
+``build_snapshot`` builds the same trees shard by shard (:mod:`por.snapshot.sharded`) and writes ``snapshot.json`` (public), ``store.sqlite`` (private, 0600) and,
 when no secret was given, ``secret.key`` (0600) into a staging directory that is renamed
 into place only when everything succeeded. The pipeline is the same in every mode; what
 differs is the mode's (:mod:`por.modes`).
@@ -10,11 +10,13 @@ differs is the mode's (:mod:`por.modes`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from por.core.engine import Engine, make_engine
 from por.core.config import SnapshotConfig, load_config
 from por.core.errors import BadInput
 from por.core.fileio import atomic_directory, atomic_write_json
@@ -24,7 +26,7 @@ from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for, mode_name
 from por.modes.zk import setup_params
 from por.snapshot.document import Snapshot, root_of
-from por.tree.store import StoreWriter
+from por.snapshot.sharded import build_sharded
 from por.tree.sumtree import BucketBuilder, BuiltBucket, default_height
 
 
@@ -40,6 +42,7 @@ class BuildResult:
     accounts_per_bucket: dict[str, int] = field(default_factory=dict)
     debts: int = 0  # negative ledger amounts read as debts (buckets with allow_debt)
     accounts_with_debt: int = 0  # rows with at least one debt (each passed the per-account rule)
+    shards: int = 0  # subtrees built as separate tasks (por.snapshot.sharded)
 
 
 def build_trees(
@@ -120,7 +123,10 @@ def build_snapshot(
     reporter: Reporter | None = None,
     hiding: bool = False,
     jobs: int | None = None,
+    scheduler: str | None = None,
+    work_dir: Path | None = None,
     zk_setup: Path | None = None,
+    engine: Engine | None = None,
     _unsafe_skip_account_rule: bool = False,
 ) -> BuildResult:
     """Build a snapshot into ``out_dir`` atomically (it must not exist or be empty).
@@ -129,6 +135,13 @@ def build_snapshot(
     ``hiding`` publishes Pedersen commitments instead of totals (SPEC.md §15). ``zk_setup`` (a
     directory written by ``por zk setup``) builds a zk-mode snapshot bound to that setup's batch
     height and verifying key (SPEC.md §16.10); prove its batches with ``por zk prove``.
+
+    The build is sharded (:mod:`por.snapshot.sharded`: bounded memory at any size). Its tasks run
+    on ``engine``, or on a Dask cluster (``scheduler``: ``tcp://HOST:PORT`` or ``local``), or ``jobs``
+    local processes; by default in this process (public mode) or on every core (hiding and zk mode,
+    whose leaves cost far more than a process start). ``work_dir`` is where the work files go (a
+    path every Dask worker can read); by default inside the output's staging directory. The
+    output is byte-identical whatever runs it.
     """
     if not isinstance(config, SnapshotConfig):
         config = load_config(config)
@@ -136,27 +149,30 @@ def build_snapshot(
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
     zk = setup_params(config, zk_setup) if zk_setup is not None else None
+    name = mode_name(hiding, zk)
     created = secret is None
     if secret is None:
         secret = generate_secret()
-    with atomic_directory(out_dir) as stage:
-        writer = StoreWriter(stage / "store.sqlite")
-        try:
-            snap, built, stats = build_trees(
-                config, ledger, secret, height=height, clamp_negative=clamp_negative, reporter=reporter,
-                on_row=writer.stage_row, hiding=hiding, jobs=jobs, zk=zk,
-                _unsafe_skip_account_rule=_unsafe_skip_account_rule,
+    own = engine is None
+    if engine is None:
+        if jobs is None and scheduler is None and name != "public":
+            jobs = os.cpu_count() or 1
+        engine = make_engine(jobs=jobs, scheduler=scheduler)
+    try:
+        with atomic_directory(out_dir) as stage:
+            result = build_sharded(
+                config, ledger, secret, stage / "store.sqlite", mode=name, zk=zk, height=height,
+                clamp_negative=clamp_negative, reporter=reporter, engine=engine, work_dir=work_dir,
+                zk_setup=Path(zk_setup).resolve() if zk_setup is not None else None,
+                check_accounts=not _unsafe_skip_account_rule,
             )
-            for i, bt in enumerate(built):
-                writer.write_bucket(i, bt.positions, bt.levels, bt.zk_fields)
-            writer.finish(snap.to_json(), SnapshotKeys.from_master(secret).nonce_key,
-                          zk_setup=Path(zk_setup).resolve() if zk_setup is not None else None)
-        except BaseException:
-            writer.abort()
-            raise
-        atomic_write_json(stage / "snapshot.json", snap.to_dict())
-        if created:
-            write_secret(stage / "secret.key", secret)
-    return BuildResult(snap, out_dir, stats.rows, stats.clamped, created,
-                       {b.id: bt.rows for b, bt in zip(config.buckets, built)}, stats.debts,
-                       stats.accounts_with_debt)
+            atomic_write_json(stage / "snapshot.json", result.snapshot.to_dict())
+            if created:
+                write_secret(stage / "secret.key", secret)
+    finally:
+        if own:
+            engine.close()
+    stats = result.stats
+    return BuildResult(result.snapshot, out_dir, stats.rows, stats.clamped, created,
+                       {b.id: n for b, n in zip(config.buckets, result.rows_per_bucket)}, stats.debts,
+                       stats.accounts_with_debt, result.shards)

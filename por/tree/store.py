@@ -3,8 +3,9 @@
 Private to the exchange (mode 0600: it holds every balance and leaf salt).
 Tables::
 
-    meta(key TEXT PRIMARY KEY, value TEXT)                  -- 'format', 'snapshot' (snapshot.json text)
-    accounts(account_id, bucket, position, salt, line)      -- one row per leaf; PK (account_id, bucket)
+    meta(key TEXT PRIMARY KEY, value TEXT)                  -- 'format', 'snapshot', 'nonce-key', 'position-key'
+    buckets(bucket, scope)                                  -- lp(snapshot_id) ‖ lp(bucket_id) per bucket
+    accounts(bucket, key, account_id, position, salt, line) -- one row per leaf; PK (bucket, sort key)
     levels(bucket, level, chunk, hashes, sums, commits, blinds)  -- tree levels in chunks of CHUNK nodes
     zk_leaves(bucket, chunk, fields)                        -- zk mode: account ‖ salt field elements per leaf
 
@@ -27,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from por.core.encoding import POINT_LEN, scalars
+from por.core.encoding import POINT_LEN, lp, scalars
 from por.core.errors import BadInput
+from por.core.keys import Prf
 from por.tree.sumtree import Level
 
 
@@ -42,13 +44,14 @@ class StoredNode:
     blinds: list[int]
 
 CHUNK = 4096
-STORE_FORMAT = "por-store-3"
+STORE_FORMAT = "por-store-4"
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE buckets(bucket INTEGER PRIMARY KEY, scope BLOB NOT NULL);
 CREATE TABLE accounts(
-  account_id TEXT NOT NULL, bucket INTEGER NOT NULL, position INTEGER NOT NULL,
-  salt BLOB NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (account_id, bucket)) WITHOUT ROWID;
+  bucket INTEGER NOT NULL, key BLOB NOT NULL, account_id TEXT NOT NULL, position INTEGER NOT NULL,
+  salt BLOB NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
 CREATE TABLE levels(
   bucket INTEGER NOT NULL, level INTEGER NOT NULL, chunk INTEGER NOT NULL,
   hashes BLOB NOT NULL, sums BLOB NOT NULL, commits BLOB NOT NULL, blinds BLOB NOT NULL,
@@ -60,93 +63,115 @@ CREATE TABLE zk_leaves(
 ZK_FIELDS = 64
 
 
+class _Chunker:
+    """Nodes of one level arriving in index order, cut into chunks of CHUNK nodes."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytearray] = [bytearray(), bytearray(), bytearray(), bytearray()]
+        self.widths: tuple[int, ...] | None = None
+        self.count = 0
+        self.chunk = 0
+
+    def add(self, blobs: tuple[bytes, bytes, bytes, bytes], n: int) -> None:
+        if self.widths is None:
+            self.widths = tuple(len(b) // n if n else 0 for b in blobs)
+        for part, blob in zip(self.parts, blobs):
+            part += blob
+        self.count += n
+
+    def take(self, final: bool) -> list[tuple[int, tuple[bytes, ...]]]:
+        out = []
+        while self.count >= CHUNK or (final and self.count):
+            n = min(CHUNK, self.count)
+            cut = []
+            for part, w in zip(self.parts, self.widths or (0, 0, 0, 0)):
+                cut.append(bytes(part[: n * w]))
+                del part[: n * w]
+            out.append((self.chunk, tuple(cut)))
+            self.chunk += 1
+            self.count -= n
+        return out
+
+
 class StoreWriter:
-    """Writes a new store. Rows are staged in a side database until their positions are known."""
+    """Writes a new store, node levels and account rows as they come (bounded memory).
+
+    Nodes of each ``(bucket, level)`` must arrive in index order (any interleaving of levels);
+    account rows of a bucket in sort-key order (= leaf position order).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
-        self._stage_path = self.path.with_name(self.path.name + ".stage")
-        os.close(os.open(self._stage_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # staged rows: private
         self.db = sqlite3.connect(self.path, isolation_level=None)
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-200000"):
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE", "cache_size=-65536"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.executescript(_SCHEMA)
-        self.db.execute("ATTACH DATABASE ? AS stage", (str(self._stage_path),))
-        self.db.execute("PRAGMA stage.journal_mode=OFF")
-        self.db.execute("PRAGMA stage.synchronous=OFF")
-        self.db.execute(
-            "CREATE TABLE stage.rows(bucket INTEGER, idx INTEGER, account_id TEXT, salt BLOB, line INTEGER,"
-            " PRIMARY KEY (bucket, idx)) WITHOUT ROWID"
-        )
-        self.db.execute("CREATE TABLE stage.pos(bucket INTEGER, idx INTEGER, position INTEGER,"
-                        " PRIMARY KEY (bucket, idx)) WITHOUT ROWID")
         self.db.execute("BEGIN")
-        self._batch: list[tuple[int, int, str, bytes, int]] = []
+        self._levels: dict[tuple[int, int], _Chunker] = {}
+        self._zk: dict[int, _Chunker] = {}
 
-    def stage_row(self, bucket: int, idx: int, account_id: str, salt: bytes, line: int) -> None:
-        self._batch.append((bucket, idx, account_id, salt, line))
-        if len(self._batch) >= 20000:
-            self._flush()
+    def add_level(self, bucket: int, level: int, lv: Level) -> None:
+        """Append the nodes of ``lv`` (consecutive nodes of one level) to the bucket's level ``level``."""
+        ch = self._levels.setdefault((bucket, level), _Chunker())
+        n = len(lv.hashes)
+        ch.add((lv.hashes.tobytes(), lv.sums.astype(">u8").tobytes(),
+                b"" if lv.commits is None else lv.commits.tobytes(),
+                b"" if lv.blinds is None else lv.blinds.tobytes()), n)
+        self._emit_levels(bucket, level, ch, final=False)
 
-    def _flush(self) -> None:
-        self.db.executemany("INSERT INTO stage.rows VALUES (?,?,?,?,?)", self._batch)
-        self._batch.clear()
+    def _emit_levels(self, bucket: int, level: int, ch: _Chunker, *, final: bool) -> None:
+        rows = [(bucket, level, c, *blobs) for c, blobs in ch.take(final)]
+        if rows:
+            self.db.executemany("INSERT INTO levels VALUES (?,?,?,?,?,?,?)", rows)
 
-    def write_bucket(self, bucket: int, positions: np.ndarray, levels: list[Level],
-                     zk_fields: bytes | None = None) -> None:
-        """Record a built bucket: its rows' leaf positions, every level of its tree, and (zk mode) leaf inputs."""
-        self._flush()
-        if zk_fields is not None:
-            width = ZK_FIELDS * CHUNK
-            self.db.executemany("INSERT INTO zk_leaves VALUES (?,?,?)",
-                                [(bucket, c, zk_fields[off : off + width])
-                                 for c, off in enumerate(range(0, len(zk_fields), width))])
-        self.db.executemany(
-            "INSERT INTO stage.pos VALUES (?,?,?)",
-            zip([bucket] * len(positions), range(len(positions)), positions.tolist()),
-        )
-        for lvl, level in enumerate(levels):
-            be = level.sums.astype(">u8")
-            for chunk, start in enumerate(range(0, len(level.hashes), CHUNK)):
-                end = start + CHUNK
-                commits = b"" if level.commits is None else level.commits[start:end].tobytes()
-                blinds = b"" if level.blinds is None else level.blinds[start:end].tobytes()
-                self.db.execute(
-                    "INSERT INTO levels VALUES (?,?,?,?,?,?,?)",
-                    (bucket, lvl, chunk, level.hashes[start:end].tobytes(), be[start:end].tobytes(), commits, blinds),
-                )
+    def add_zk_fields(self, bucket: int, fields: bytes) -> None:
+        """zk mode: append leaves' circuit inputs (64 bytes per leaf, index order)."""
+        ch = self._zk.setdefault(bucket, _Chunker())
+        n = len(fields) // ZK_FIELDS
+        ch.add((fields, b"", b"", b""), n)
+        self._emit_zk(bucket, ch, final=False)
 
-    def finish(self, snapshot_json: str, nonce_key: bytes, *, zk_setup: Path | None = None) -> None:
-        """Join staged rows with positions into ``accounts``, write metadata, close and fsync.
+    def _emit_zk(self, bucket: int, ch: _Chunker, *, final: bool) -> None:
+        rows = [(bucket, c, blobs[0]) for c, blobs in ch.take(final)]
+        if rows:
+            self.db.executemany("INSERT INTO zk_leaves VALUES (?,?,?)", rows)
 
-        ``nonce_key`` (derived from the master secret) seeds the deterministic
-        randomness of range proofs and batch proofs made from this store;
+    def add_accounts(self, bucket: int, rows: Iterable[tuple[bytes, str, int, bytes, int]]) -> None:
+        """Account rows ``(sort key, account_id, position, salt, line)`` of a bucket, in sort-key order."""
+        self.db.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?)",
+                            ((bucket, k, a, p, s, ln) for k, a, p, s, ln in rows))
+
+    def end_bucket(self, bucket: int) -> None:
+        """Write the bucket's last partial chunks."""
+        for (b, level), ch in sorted(self._levels.items()):
+            if b == bucket:
+                self._emit_levels(b, level, ch, final=True)
+        if bucket in self._zk:
+            self._emit_zk(bucket, self._zk[bucket], final=True)
+
+    def finish(self, snapshot_json: str, nonce_key: bytes, position_key: bytes, scopes: list[bytes], *,
+               zk_setup: Path | None = None) -> None:
+        """Write metadata, close and fsync.
+
+        ``nonce_key`` (derived from the master secret) seeds the deterministic randomness of range
+        proofs and batch proofs made from this store; ``position_key`` and the buckets' ``scopes``
+        find an account's rows (``key = HMAC(k_position, scope ‖ lp(account_id))``, SPEC.md §4);
         ``zk_setup`` is remembered as the default setup of ``por zk prove``.
         """
-        self._flush()
-        self.db.execute(
-            "INSERT INTO accounts SELECT r.account_id, r.bucket, p.position, r.salt, r.line"
-            " FROM stage.rows r JOIN stage.pos p ON r.bucket = p.bucket AND r.idx = p.idx"
-            " ORDER BY r.account_id, r.bucket"
-        )
-        self.db.executemany("INSERT INTO meta VALUES (?,?)", [("format", STORE_FORMAT), ("snapshot", snapshot_json), ("nonce-key", nonce_key.hex())]
+        self.db.executemany("INSERT INTO buckets VALUES (?,?)", list(enumerate(scopes)))
+        self.db.executemany("INSERT INTO meta VALUES (?,?)",
+                            [("format", STORE_FORMAT), ("snapshot", snapshot_json), ("nonce-key", nonce_key.hex()),
+                             ("position-key", position_key.hex())]
                             + ([("zk-setup", str(zk_setup))] if zk_setup is not None else []))
         self.db.execute("COMMIT")
-        self.db.execute("DETACH DATABASE stage")
         self.db.close()
-        os.unlink(self._stage_path)
         with open(self.path, "rb") as fh:
             os.fsync(fh.fileno())
 
     def abort(self) -> None:
-        try:
-            self.db.close()
-        finally:
-            for p in (self._stage_path,):
-                if p.exists():
-                    p.unlink()
+        self.db.close()
 
 
 class Store:
@@ -163,6 +188,7 @@ class Store:
             raise BadInput(f"not a por store ({exc})", file=str(self.path)) from None
         if not fmt or fmt[0] != STORE_FORMAT:
             raise BadInput(f"store format {fmt and fmt[0]!r} is not {STORE_FORMAT!r}", file=str(self.path))
+        self._finder: tuple[Prf, list] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -208,10 +234,19 @@ class Store:
         return out
 
     def account_leaves(self, account_id: str) -> list[tuple[int, int, bytes]]:
-        """``(bucket, position, salt)`` of each leaf of ``account_id``, in bucket order."""
-        return self.db.execute(
-            "SELECT bucket, position, salt FROM accounts WHERE account_id = ? ORDER BY bucket", (account_id,)
-        ).fetchall()
+        """``(bucket, position, salt)`` of each leaf of ``account_id``, in bucket order (one lookup per bucket)."""
+        if self._finder is None:
+            key = bytes.fromhex(self.db.execute("SELECT value FROM meta WHERE key='position-key'").fetchone()[0])
+            self._finder = (Prf(key), self.db.execute("SELECT bucket, scope FROM buckets ORDER BY bucket").fetchall())
+        prf, scopes = self._finder
+        lp_account = lp(account_id)
+        out = []
+        for bucket, scope in scopes:
+            row = self.db.execute("SELECT position, salt, account_id FROM accounts WHERE bucket=? AND key=?",
+                                  (bucket, prf(bytes(scope) + lp_account))).fetchone()
+            if row is not None and row[2] == account_id:
+                out.append((bucket, row[0], row[1]))
+        return out
 
     def iter_accounts(self) -> Iterator[str]:
         """Every account id once, in sorted order."""

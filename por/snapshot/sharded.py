@@ -1,0 +1,301 @@
+"""The sharded build: any number of users in bounded memory, on one process, local processes or Dask.
+
+The bytes are those of SPEC.md §5-§7 (the same leaves, the same keyed permutation, the same
+nodes as :func:`por.snapshot.build.build_trees`, which the tests compare it with); only the
+order of work changes:
+
+1. **Partition** (this process, one pass over the ledger): every row's position sort key
+   ``HMAC(k_position, scope ‖ lp(account_id))`` is computed and the row appended to the file of
+   its bucket and key prefix (``2^bits`` partitions per bucket, ``bits`` from the ledger's size).
+2. **Padding** (tasks): the padding seeds ``j`` of each bucket, grouped by key prefix.
+3. **Sort** (a task per partition): the partition's rows and seeds sorted by key. Since keys are
+   compared bytewise, partition ``p``'s entries take the positions right after partition
+   ``p - 1``'s: the global rank of an entry is its partition's offset plus its rank inside.
+4. **Shards** (a task per shard): a shard is the subtree over ``2^s`` consecutive positions; its
+   task hashes (or commits) the leaves with the mode's leaf scheme and computes levels ``0..s``.
+5. **Top** (this process): the shard roots are combined up to each bucket root
+   (:meth:`por.modes.base.Mode.upper_levels`), then the top tree and the snapshot root.
+
+Results are consumed in task order and written to the store in that order, so the store,
+``snapshot.json`` and every proof are byte-identical whatever the engine and the number of
+workers. The shard height depends only on the tree height (:func:`shard_height`). Work files
+live in a private (0700) directory under ``work_dir`` (shared by all workers of a cluster), or
+inside the output's staging directory, and are removed when the build ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from por.core import encoding as enc
+from por.core.config import SnapshotConfig
+from por.core.engine import Engine, SerialEngine
+from por.core.errors import BadInput
+from por.core.fileio import OWNER_FILE, atomic_write_bytes
+from por.core.keys import SnapshotKeys
+from por.core.ledger import LedgerStats, read_ledger
+from por.core.progress import QUIET, Reporter
+from por.modes.registry import mode_for
+from por.snapshot.document import Snapshot, root_of
+from por.snapshot.shards import PAD_CHUNK, ShardContext, pad_task, shard_task, sort_task
+from por.tree.store import StoreWriter
+from por.tree.sumtree import MAX_HEIGHT, BuiltBucket, Level, default_height
+
+MAX_SHARD_HEIGHT = 18
+"""Largest subtree one task builds (2^18 leaves: tens of MiB per task in every mode)."""
+
+_FLUSH = 1 << 18  # bytes buffered per partition file before appending
+
+
+def shard_height(height: int, batch_height: int = 0) -> int:
+    """The shard height of a bucket tree of ``height``: the whole tree up to 2^12 leaves, else about 8 shards
+    (at least 2^12 leaves, at most 2^18 each); never below the zk batch height. Depends on nothing else,
+    so the store is the same whatever the engine."""
+    s = height if height <= 12 else min(MAX_SHARD_HEIGHT, max(12, height - 3))
+    return max(s, min(batch_height, height))
+
+
+def partition_bits(ledger: Path) -> int:
+    """Key-prefix bits of the partition pass: about 2^19 rows per partition, from the ledger's size."""
+    try:
+        size = ledger.stat().st_size
+    except OSError:
+        return 0
+    rows = size // 24 + 1  # no row is shorter than ~24 bytes in practice; over-estimating only adds files
+    return max(0, min(8, (rows >> 19).bit_length()))
+
+
+@dataclass
+class ShardedBuild:
+    """What :func:`build_sharded` produced (the store is written and closed)."""
+
+    snapshot: Snapshot
+    stats: LedgerStats
+    rows_per_bucket: list[int]
+    shards: int
+
+
+def _heights(height: int | Sequence[int] | None, counts: list[int], batch: int, n: int) -> list[int]:
+    if height is None or isinstance(height, int):
+        return [max(default_height(c), batch) if height is None else height for c in counts]
+    out = list(height)
+    if len(out) != n:
+        raise BadInput(f"{len(out)} heights given for {n} buckets", field="height")
+    return out
+
+
+def build_sharded(
+    config: SnapshotConfig,
+    ledger: Path,
+    secret: bytes,
+    store_path: Path,
+    *,
+    mode: str,
+    zk: Any = None,
+    height: int | Sequence[int] | None = None,
+    clamp_negative: bool = False,
+    reporter: Reporter | None = None,
+    engine: Engine | None = None,
+    work_dir: Path | None = None,
+    zk_setup: Path | None = None,
+    check_accounts: bool = True,
+    bits: int | None = None,
+) -> ShardedBuild:
+    """Build every bucket tree of ``ledger`` shard by shard and write the store at ``store_path``.
+
+    ``engine`` runs the padding, sort and shard tasks (default: this process); ``work_dir`` holds
+    the work files (a fresh private directory is made inside it and removed at the end; default:
+    beside ``store_path``); ``bits`` overrides the partition count (``2^bits`` per bucket; it changes no
+    output byte). Raises :class:`BadInput` for bad ledgers exactly as the in-memory build.
+    """
+    rep = reporter or QUIET
+    engine = engine or SerialEngine()
+    scheme = mode_for(mode, config, zk)
+    scheme.check_buildable()
+    keys = SnapshotKeys.from_master(secret)
+    buckets = config.buckets
+    scopes = [SnapshotKeys.scope(config.snapshot_id, b.id) for b in buckets]
+    n_values = scheme.n_values
+    bits = partition_bits(Path(ledger)) if bits is None else bits
+    parent = Path(work_dir) if work_dir is not None else Path(store_path).parent
+    if not parent.is_dir():
+        raise BadInput("the work directory does not exist", file=str(parent), field="work_dir")
+    _remove_dead_work_dirs(parent)
+    work = Path(tempfile.mkdtemp(prefix="por-work-", dir=parent))  # 0700: salts and balances inside
+    atomic_write_bytes(work / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
+    writer = StoreWriter(store_path)
+    try:
+        stats, counts = _partition(config, ledger, keys, scopes, bits, work, n_values, scheme, clamp_negative,
+                                   check_accounts, rep)
+        heights = _heights(height, counts, scheme.batch_height, len(buckets))
+        for b, (bc, n, h) in enumerate(zip(buckets, counts, heights)):
+            if not 0 < h <= MAX_HEIGHT:
+                raise BadInput(f"height must be 1..{MAX_HEIGHT}", field="height")
+            if h < scheme.batch_height:
+                raise BadInput(f"bucket {bc.id!r}: height {h} is below the batch height {scheme.batch_height}",
+                               field="height")
+            if n > 1 << h:
+                raise BadInput(f"bucket {bc.id!r} has {n} accounts; height {h} holds only {1 << h}", field="height")
+
+        # padding seeds, grouped by partition
+        pad_jobs = [(b, c, j0, min(j0 + PAD_CHUNK, (1 << h) - n))
+                    for b, (n, h) in enumerate(zip(counts, heights))
+                    for c, j0 in enumerate(range(0, (1 << h) - n, PAD_CHUNK))]
+        rep.phase("padding", len(pad_jobs))
+        pad_counts: dict[tuple[int, int], list[int]] = {}
+        tasks = [(pad_task, (str(work), b, c, j0, j1, keys.padding.key, scopes[b], bits)) for b, c, j0, j1 in pad_jobs]
+        for (b, c, _, _), got in zip(pad_jobs, engine.run(tasks, rep.advance)):
+            pad_counts[(b, c)] = got
+
+        # every partition in key order
+        parts = 1 << bits
+        sort_jobs = []
+        for b in range(len(buckets)):
+            chunks = sorted(c for bb, c in pad_counts if bb == b)
+            firsts = {c: np.concatenate([[0], np.cumsum(pad_counts[(b, c)])]).tolist() for c in chunks}
+            for p in range(parts):
+                slices = [(c, int(firsts[c][p]), int(pad_counts[(b, c)][p])) for c in chunks]
+                sort_jobs.append((b, p, slices))
+        rep.phase("sorting", len(sort_jobs))
+        sizes: dict[tuple[int, int], int] = {}
+        tasks = [(sort_task, (str(work), b, p, n_values, slices, buckets[b].id)) for b, p, slices in sort_jobs]
+        try:
+            for (b, p, _), got in zip(sort_jobs, engine.run(tasks, rep.advance)):
+                sizes[(b, p)] = got
+        except BadInput as exc:
+            raise BadInput(exc.reason, file=str(ledger), line=exc.line, field=exc.field) from None
+
+        # shards: consecutive positions, made of consecutive slices of sorted partitions
+        shard_jobs = []
+        heights_s = []
+        for b, (bc, h) in enumerate(zip(buckets, heights)):
+            s = shard_height(h, scheme.batch_height)
+            heights_s.append(s)
+            ctx = ShardContext(config, mode, zk, b, bc.id, n_values, keys.salt.key, keys.blinding_key, str(work))
+            offsets = np.concatenate([[0], np.cumsum([sizes[(b, p)] for p in range(parts)])]).tolist()
+            for i in range(1 << (h - s)):
+                lo, hi = i << s, (i + 1) << s
+                slices = [(p, max(lo, offsets[p]) - offsets[p], min(hi, offsets[p + 1]) - offsets[p])
+                          for p in range(parts) if offsets[p] < hi and offsets[p + 1] > lo]
+                shard_jobs.append((b, (shard_task, (ctx, i, lo, slices))))
+        rep.phase("building shards", len(shard_jobs))
+        summaries = []
+        roots: list[dict[str, Any]] = []
+        results = engine.run([t for _, t in shard_jobs], rep.advance)
+        for (b, _), got in zip(shard_jobs, results):
+            _store_shard(writer, b, Path(got["path"]), n_values)
+            roots.append(got)
+            if len(roots) == 1 << (heights[b] - heights_s[b]):
+                top = _root_level(roots, n_values)
+                levels = [top, *scheme.upper_levels(top)] if len(roots) > 1 else [top]
+                for lvl, lv in enumerate(levels[1:], start=heights_s[b] + 1):
+                    writer.add_level(b, lvl, lv)
+                writer.end_bucket(b)
+                built = BuiltBucket(buckets[b].id, heights[b], counts[b], np.empty(0, dtype=np.int64), [levels[-1]])
+                summaries.append(scheme.summary(buckets[b].id, buckets[b].kind, built))
+                roots = []
+        summaries_t = tuple(summaries)
+        root, _ = root_of(scheme, summaries_t)
+        snap = Snapshot(config, summaries_t, root, mode, zk)
+        writer.finish(snap.to_json(), keys.nonce_key, keys.position.key, scopes, zk_setup=zk_setup)
+        return ShardedBuild(snap, stats, counts, len(shard_jobs))
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_dead_work_dirs(parent: Path) -> None:
+    """Remove work directories under ``parent`` left by builds whose process is gone (killed builds)."""
+    for d in parent.glob("por-work-*"):
+        try:
+            pid = int((d / OWNER_FILE).read_text().strip())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # another user's, or being created: leave it
+
+
+def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes: list[bytes], bits: int, work: Path,
+               n_values: int, scheme: Any, clamp_negative: bool, check_accounts: bool,
+               rep: Reporter) -> tuple[LedgerStats, list[int]]:
+    """Pass 1: read and validate the ledger, route every row to its partition file."""
+    stats = LedgerStats()
+    rep.phase("reading ledger", None)
+    pack = struct.Struct(f"<Q{n_values}Q").pack
+    position = keys.position
+    shift = 8 - bits
+    recs: dict[tuple[int, int], bytearray] = {}
+    ids: dict[tuple[int, int], bytearray] = {}
+    counts = [0] * len(config.buckets)
+
+    def flush(k: tuple[int, int]) -> None:
+        for suffix, buf in (("bin", recs[k]), ("ids", ids[k])):
+            fd = os.open(work / f"rows-{k[0]}-{k[1]}.{suffix}", os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "ab") as fh:
+                fh.write(buf)
+            buf.clear()
+
+    rows = read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats,
+                       rows=scheme.values.rows(check_accounts=check_accounts))
+    done = 0
+    for line, account, b, amounts in rows:
+        key = position(scopes[b] + enc.lp(account))
+        k = (b, key[0] >> shift if bits else 0)
+        buf = recs.get(k)
+        if buf is None:
+            buf = recs[k] = bytearray()
+            ids[k] = bytearray()
+        buf += key
+        buf += pack(line, *amounts)
+        ids[k] += account.encode("utf-8") + b"\n"
+        counts[b] += 1
+        if len(buf) >= _FLUSH:
+            flush(k)
+        done += 1
+        if done % 8192 == 0:
+            rep.advance(8192)
+    rep.advance(done % 8192)
+    for k in recs:
+        flush(k)
+    return stats, counts
+
+
+def _store_shard(writer: StoreWriter, bucket: int, path: Path, n_values: int) -> None:
+    """Copy one shard's levels, zk inputs and account rows into the store, then delete its file."""
+    with np.load(path) as z:
+        lvl = 0
+        while f"h{lvl}" in z:
+            commits = z[f"c{lvl}"] if f"c{lvl}" in z else None
+            blinds = z[f"b{lvl}"] if f"b{lvl}" in z else None
+            writer.add_level(bucket, lvl, Level(z[f"h{lvl}"], z[f"s{lvl}"], commits, blinds))
+            lvl += 1
+        if "zk" in z:
+            writer.add_zk_fields(bucket, z["zk"].tobytes())
+        ids = z["acc_ids"].tobytes().split(b"\n")[:-1]
+        keys, salts = z["acc_key"], z["acc_salt"]
+        writer.add_accounts(bucket, ((keys[i].tobytes(), ids[i].decode("utf-8"), pos, salts[i].tobytes(), line)
+                                     for i, (pos, line) in enumerate(zip(z["acc_pos"].tolist(), z["acc_line"].tolist()))))
+    path.unlink()
+
+
+def _root_level(roots: list[dict[str, Any]], n_values: int) -> Level:
+    """The shard roots of one bucket as one level."""
+    hashes = np.frombuffer(b"".join(r["hash"] for r in roots), dtype=np.uint8).reshape(-1, 32)
+    sums = np.frombuffer(b"".join(r["sums"] for r in roots), dtype=np.uint64).reshape(-1, n_values)
+    if roots[0]["commits"] is None:
+        return Level(hashes, sums)
+    commits = np.frombuffer(b"".join(r["commits"] for r in roots), dtype=np.uint8).reshape(len(roots), -1)
+    blinds = np.frombuffer(b"".join(r["blinds"] for r in roots), dtype=np.uint8).reshape(len(roots), -1)
+    return Level(hashes, sums, commits, blinds)

@@ -1,0 +1,221 @@
+"""The tasks of a sharded build (see :mod:`por.snapshot.sharded`): padding, sorting, shard trees.
+
+Every function here is a module-level task run by an :mod:`por.core.engine` engine (in this
+process, in local processes or on Dask workers). Tasks read their inputs from files under the
+build's work directory and write their outputs there atomically (temp file + rename), so a task
+re-run after a lost worker writes the same bytes. They receive only the derived keys they need
+(the leaf-salt key, the padding key, the blinding key) -- never the master secret -- and log nothing.
+
+File formats (private, native little-endian, never published):
+
+* ``rows-B-P.bin`` / ``rows-B-P.ids``: the ledger rows of bucket ``B`` whose position sort key
+  starts with partition prefix ``P`` -- fixed records ``key[32] ‖ line u64 ‖ V × u64`` and the
+  account ids, one per line (ids are printable, so never contain a newline);
+* ``pads-B-C.bin``: the padding seeds ``j`` of chunk ``C`` of bucket ``B``, grouped by partition;
+* ``sorted-B-P.bin`` / ``.ids`` / ``.off``: partition ``P`` with its pads, in sort-key order
+  (= leaf position order): the same records (padding leaves have ``line`` 0 and zero values,
+  their key is their seed), the real rows' ids, and per entry the offset of its id;
+* ``shard-B-I.npz``: shard ``I``'s tree levels, zk leaf inputs and account rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from por.core import encoding as enc
+from por.core.config import SnapshotConfig
+from por.core.errors import BadInput
+from por.core.keys import Prf, SnapshotKeys
+
+PAD_CHUNK = 1 << 20
+"""Padding seeds derived per pad task."""
+
+
+def record_dtype(n_values: int) -> np.dtype:
+    """A row record: sort key, ledger line (0 for padding leaves), the value vector."""
+    return np.dtype([("key", "S32"), ("line", "<u8"), ("values", "<u8", (n_values,))])
+
+
+def partition_of(first_bytes: np.ndarray | int, bits: int) -> Any:
+    """The partition of a sort key from its first byte (``bits`` ≤ 8 leading bits)."""
+    return first_bytes >> (8 - bits) if bits else first_bytes * 0
+
+
+def save_atomic(path: Path, *chunks: bytes) -> None:
+    """Write ``chunks`` to ``path`` through a temp file and a rename (private: 0600)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        for c in chunks:
+            fh.write(c)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- padding seeds
+
+
+def pad_task(work: str, bucket: int, chunk: int, j0: int, j1: int, padding_key: bytes, scope: bytes,
+             bits: int) -> list[int]:
+    """Padding seeds ``j0 .. j1 - 1`` of a bucket (SPEC.md §5.1), grouped by partition into ``pads-B-C.bin``.
+
+    Returns how many seeds fall in each of the ``2^bits`` partitions.
+    """
+    prf = Prf(padding_key)
+    pack = struct.Struct(">Q").pack
+    seeds = b"".join([prf(scope + pack(j)) for j in range(j0, j1)])
+    first = np.frombuffer(seeds, dtype=np.uint8)[0::32]
+    parts = partition_of(first, bits)
+    order = np.argsort(parts, kind="stable")
+    grouped = np.frombuffer(seeds, dtype="V32")[order]
+    save_atomic(Path(work) / f"pads-{bucket}-{chunk}.bin", grouped.tobytes())
+    return np.bincount(parts, minlength=1 << bits).tolist()
+
+
+# ---------------------------------------------------------------- one partition in sort-key order
+
+
+def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list[tuple[int, int, int]],
+              bucket_id: str) -> int:
+    """Sort partition ``part`` of a bucket (its rows and its padding seeds) by sort key.
+
+    ``pad_slices`` is ``(chunk, first, count)`` per padding chunk: where this partition's seeds lie in
+    ``pads-B-C.bin``. Writes ``sorted-B-P.*`` and returns the number of entries. Two rows with the same
+    sort key are the same account twice in the bucket: :class:`BadInput` naming both lines.
+    """
+    w = Path(work)
+    dt = record_dtype(n_values)
+    rows_path = w / f"rows-{bucket}-{part}.bin"
+    rows = np.fromfile(rows_path, dtype=dt) if rows_path.exists() else np.empty(0, dtype=dt)
+    ids_path = w / f"rows-{bucket}-{part}.ids"
+    ids = ids_path.read_bytes().split(b"\n")[:-1] if ids_path.exists() else []
+    seeds = []
+    for chunk, first, count in pad_slices:
+        if count:
+            with open(w / f"pads-{bucket}-{chunk}.bin", "rb") as fh:
+                fh.seek(32 * first)
+                seeds.append(fh.read(32 * count))
+    pad_keys = np.frombuffer(b"".join(seeds), dtype="S32")
+    n = len(rows)
+    keys = np.concatenate([rows["key"], pad_keys])
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    same = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if same.size:
+        pair = sorted(int(x) for x in order[same[0] : same[0] + 2])
+        lines = sorted(int(rows["line"][i]) for i in pair if i < n)
+        if len(lines) == 2:
+            raise BadInput(f"duplicate account in bucket {bucket_id!r}: also on line {lines[0]}",
+                           line=lines[1], field="account_id")
+    out = np.zeros(len(keys), dtype=dt)
+    out["key"] = ranked
+    real = order < n
+    out["line"][real] = rows["line"][order[real]]
+    out["values"][real] = rows["values"][order[real]]
+    sorted_ids = [ids[i] for i in order[real].tolist()]
+    lengths = np.zeros(len(keys) + 1, dtype="<u8")
+    lengths[1:][real] = [len(x) + 1 for x in sorted_ids]
+    save_atomic(w / f"sorted-{bucket}-{part}.ids", b"".join(x + b"\n" for x in sorted_ids))
+    save_atomic(w / f"sorted-{bucket}-{part}.off", np.cumsum(lengths, dtype="<u8").tobytes())
+    save_atomic(w / f"sorted-{bucket}-{part}.bin", out.tobytes())
+    return len(keys)
+
+
+# ---------------------------------------------------------------- one shard: a subtree of 2^s leaves
+
+
+@dataclass(frozen=True)
+class ShardContext:
+    """What a shard task needs to build any shard of one bucket (picklable; derived keys only)."""
+
+    config: SnapshotConfig
+    mode: str
+    zk: Any
+    bucket: int
+    bucket_id: str
+    n_values: int
+    salt_key: bytes
+    blinding_key: bytes
+    work: str
+
+
+def _read_slice(work: Path, bucket: int, part: int, lo: int, hi: int, dt: np.dtype) -> tuple[np.ndarray, list[bytes]]:
+    base = work / f"sorted-{bucket}-{part}"
+    recs = np.fromfile(base.with_suffix(".bin"), dtype=dt, count=hi - lo, offset=lo * dt.itemsize)
+    offs = np.fromfile(base.with_suffix(".off"), dtype="<u8", count=hi - lo + 1, offset=8 * lo)
+    with open(base.with_suffix(".ids"), "rb") as fh:
+        fh.seek(int(offs[0]))
+        blob = fh.read(int(offs[-1] - offs[0]))
+    return recs, blob.split(b"\n")[:-1] if blob else []
+
+
+def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """Build the subtree of positions ``start .. start + 2^s - 1`` of a bucket with the mode's leaf scheme.
+
+    ``slices`` is ``(partition, lo, hi)``: the sorted entries making up the shard, in order. Writes
+    ``shard-B-I.npz`` and returns the subtree root (hash, sums, commitments, blindings as bytes).
+    """
+    from por.modes.registry import mode_for
+
+    work = Path(ctx.work)
+    dt = record_dtype(ctx.n_values)
+    parts = [_read_slice(work, ctx.bucket, p, lo, hi, dt) for p, lo, hi in slices]
+    recs = np.concatenate([r for r, _ in parts])
+    ids = [i for _, chunk in parts for i in chunk]
+    scheme = mode_for(ctx.mode, ctx.config, ctx.zk)
+    keys = SnapshotKeys.for_shard(ctx.salt_key, ctx.blinding_key)
+    leaves = scheme.leaf_scheme(ctx.bucket_id, keys, 1)
+    scope = SnapshotKeys.scope(ctx.config.snapshot_id, ctx.bucket_id)
+    real = recs["line"] != 0
+    n = int(real.sum())
+    salt_prf = keys.salt
+    salts = bytearray()
+    values = recs["values"][real].tolist()
+    for account, amounts in zip(ids, values):
+        account_id = account.decode("utf-8")
+        lp_account = enc.lp(account_id)
+        salt = salt_prf(scope + lp_account)
+        salts += salt
+        leaves.add(salt, lp_account, account_id, amounts)
+    seeds = recs["key"][~real].tobytes()
+    sha = hashlib.sha256
+    pad_prefix = enc.TAG_PAD + scope
+    pad_hashes = b"".join([sha(pad_prefix + seeds[i : i + 32]).digest() for i in range(0, len(seeds), 32)])
+    order = np.empty(len(recs), dtype=np.int64)
+    order[real] = np.arange(n)
+    order[~real] = n + np.arange(len(recs) - n)
+    sums = np.ascontiguousarray(recs["values"]).astype(np.uint64)
+    levels, extra = leaves.levels(order, seeds, pad_hashes, sums, None)
+    arrays: dict[str, np.ndarray] = {}
+    for i, lv in enumerate(levels):
+        arrays[f"h{i}"] = lv.hashes
+        arrays[f"s{i}"] = lv.sums
+        if lv.commits is not None:
+            arrays[f"c{i}"] = lv.commits
+            arrays[f"b{i}"] = lv.blinds
+    if extra is not None:
+        arrays["zk"] = np.frombuffer(extra, dtype=np.uint8)
+    arrays["acc_key"] = np.frombuffer(recs["key"][real].tobytes(), dtype=np.uint8).reshape(-1, 32)
+    arrays["acc_pos"] = (start + np.flatnonzero(real)).astype(np.int64)
+    arrays["acc_salt"] = np.frombuffer(bytes(salts), dtype=np.uint8).reshape(-1, 32)
+    arrays["acc_line"] = recs["line"][real].astype(np.int64)
+    arrays["acc_ids"] = np.frombuffer(b"".join(x + b"\n" for x in ids), dtype=np.uint8)
+    path = work / f"shard-{ctx.bucket}-{shard}.npz"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    top = levels[-1]
+    return {
+        "path": str(path),
+        "levels": len(levels),
+        "hash": top.hashes[0].tobytes(),
+        "sums": top.sums[0].tobytes(),
+        "commits": None if top.commits is None else top.commits[0].tobytes(),
+        "blinds": None if top.blinds is None else top.blinds[0].tobytes(),
+    }

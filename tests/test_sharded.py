@@ -1,0 +1,184 @@
+"""The sharded build (por.snapshot.sharded): the same bytes as the in-memory build, whatever runs it.
+
+Trees are forced above the shard height (height 14: four shards of 2^12 leaves per bucket) and the partition
+pass is split 8 ways, so every path of the sharded pipeline runs: rows and padding seeds spread over
+partitions, shards made of slices of several partitions, shard roots combined into the bucket roots.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from por.core.config import load_config
+from por.core.engine import DaskEngine, ProcessEngine, SerialEngine, make_engine
+from por.core.errors import BadInput, ServiceUnavailable
+from por.proofs.inclusion import Prover, verify_proof
+from por.snapshot import build_snapshot, build_trees
+from por.snapshot.sharded import build_sharded, partition_bits, shard_height
+from tests.conftest import EXAMPLES, SECRET
+from tests.daskcluster import dask_cluster, free_port
+
+HEIGHT = 14
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("sharded")
+    subprocess.run([sys.executable, "-m", "por.demo.examples", "--users", "1500", "--assets", "2",
+                    "--buckets", "2", "--out", str(d)], check=True, capture_output=True)
+    return d / "snapshot.toml", d / "ledger.csv"
+
+
+def _sharded(tmp: Path, ledger: tuple[Path, Path], engine, *, bits: int = 3, mode: str = "public",
+             height: int = HEIGHT) -> tuple[bytes, dict]:
+    cfg, led = ledger
+    store = tmp / "store.sqlite"
+    res = build_sharded(load_config(cfg), led, SECRET, store, mode=mode, height=height, engine=engine, bits=bits)
+    return store.read_bytes(), res.snapshot.to_dict()
+
+
+def test_shard_height_depends_on_the_tree_only() -> None:
+    assert [shard_height(h) for h in (1, 12, 13, 15, 21, 25, 30)] == [1, 12, 12, 12, 18, 18, 18]
+    assert shard_height(14, batch_height=8) == 12 and shard_height(3, batch_height=3) == 3
+    assert partition_bits(Path("/nonexistent")) == 0
+
+
+def test_sharded_equals_the_in_memory_build(tmp_path: Path, ledger) -> None:
+    store, doc = _sharded(tmp_path, ledger, SerialEngine())
+    snap, built, _ = build_trees(load_config(ledger[0]), ledger[1], SECRET, height=HEIGHT)
+    assert doc == snap.to_dict()
+    # every node the store serves is the in-memory tree's
+    from por.tree.store import Store
+    st = Store(tmp_path / "store.sqlite")
+    for b, bt in enumerate(built):
+        for lvl in (0, 5, 12, 13, 14):
+            for i in sorted({0, 1, len(bt.levels[lvl].hashes) - 1} & set(range(len(bt.levels[lvl].hashes)))):
+                h, s = st.node(b, lvl, i, 2)
+                assert h == bt.levels[lvl].hashes[i].tobytes() and s == [int(x) for x in bt.levels[lvl].sums[i]]
+    st.close()
+    assert len(store) > 0
+
+
+def test_engines_and_partitions_give_byte_identical_stores(tmp_path: Path, ledger) -> None:
+    runs = {}
+    for name, engine, bits in (("serial", SerialEngine(), 3), ("serial-1-partition", SerialEngine(), 0),
+                               ("processes", ProcessEngine(2), 3), ("dask-local", DaskEngine("local"), 3)):
+        d = tmp_path / name
+        d.mkdir()
+        try:
+            runs[name] = _sharded(d, ledger, engine, bits=bits)
+        finally:
+            engine.close()
+    first = runs["serial"]
+    for name, got in runs.items():
+        assert got[1] == first[1], name
+        assert got[0] == first[0], f"{name}: store.sqlite differs"
+
+
+def test_build_snapshot_proofs_verify_and_match_across_jobs(tmp_path: Path, ledger) -> None:
+    cfg, led = ledger
+    a = build_snapshot(cfg, led, tmp_path / "a", secret=SECRET, height=HEIGHT)
+    b = build_snapshot(cfg, led, tmp_path / "b", secret=SECRET, height=HEIGHT, jobs=2)
+    assert a.shards == b.shards == 8
+    assert (tmp_path / "a/snapshot.json").read_bytes() == (tmp_path / "b/snapshot.json").read_bytes()
+    assert (tmp_path / "a/store.sqlite").read_bytes() == (tmp_path / "b/store.sqlite").read_bytes()
+    pa, pb = Prover(tmp_path / "a"), Prover(tmp_path / "b")
+    try:
+        accounts = list(pa.accounts())
+        assert len(accounts) == 1500
+        for acc in accounts[:: 97]:
+            doc = pa.prove(acc)
+            assert doc == pb.prove(acc)
+            assert verify_proof(doc, snapshot=a.snapshot).account_id == acc
+        with pytest.raises(BadInput, match="no account"):
+            pa.prove("nobody")
+    finally:
+        pa.close()
+        pb.close()
+
+
+def test_hiding_sharded_equals_in_memory(tmp_path: Path) -> None:
+    cfg = load_config(EXAMPLES / "snapshot.toml")
+    store = tmp_path / "store.sqlite"
+    res = build_sharded(cfg, EXAMPLES / "ledger.csv", SECRET, store, mode="hiding", height=13, bits=2)
+    snap, _, _ = build_trees(cfg, EXAMPLES / "ledger.csv", SECRET, height=13, hiding=True)
+    assert res.shards == 6 and res.snapshot.to_dict() == snap.to_dict()
+
+
+def test_duplicate_account_is_named_with_both_lines(tmp_path: Path, ledger) -> None:
+    cfg, led = ledger
+    lines = led.read_text().splitlines()
+    bad = tmp_path / "dup.csv"
+    bad.write_text("\n".join(lines + [lines[7]]) + "\n")
+    with pytest.raises(BadInput) as exc:
+        build_snapshot(cfg, bad, tmp_path / "out", secret=SECRET, height=HEIGHT)
+    assert exc.value.line == len(lines) + 1 and "also on line 8" in str(exc.value) and str(bad) in str(exc.value)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["dup.csv"]  # staging and work files gone
+
+
+def test_work_dir_is_private_and_removed(tmp_path: Path, ledger) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    build_snapshot(ledger[0], ledger[1], tmp_path / "out", secret=SECRET, work_dir=work)
+    assert list(work.iterdir()) == []
+    with pytest.raises(BadInput, match="work directory"):
+        build_snapshot(ledger[0], ledger[1], tmp_path / "out2", secret=SECRET, work_dir=tmp_path / "missing")
+
+
+def test_unreachable_scheduler_is_exit_3(tmp_path: Path, ledger, cli) -> None:
+    with pytest.raises(ServiceUnavailable):
+        make_engine(scheduler=f"tcp://127.0.0.1:{free_port()}")
+    r = cli("build", "--config", ledger[0], "--ledger", ledger[1], "--out", tmp_path / "o",
+            "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--json")
+    assert r.exit_code == 3 and json.loads(r.stdout)["error"] == "service_unavailable"
+    assert not (tmp_path / "o").exists()
+    r = cli("build", "--config", ledger[0], "--ledger", ledger[1], "--out", tmp_path / "o", "--scheduler", "nonsense")
+    assert r.exit_code == 2
+
+
+def test_dask_cluster_survives_a_killed_worker(tmp_path: Path) -> None:
+    """A real scheduler and two workers; one worker is killed (kill -9) while it runs a shard task: the task
+    re-runs on the other worker (or the restarted one) and the snapshot and store are still byte-identical."""
+    import os
+    import signal
+    import time
+
+    from distributed import Client
+
+    cfg = EXAMPLES / "snapshot.toml"
+    led = EXAMPLES / "ledger.csv"
+    ref = build_snapshot(cfg, led, tmp_path / "ref", secret=SECRET, height=14, hiding=True, jobs=1)
+    with dask_cluster(tmp_path) as cluster:
+        work = tmp_path / "shared"
+        work.mkdir()
+        secret = tmp_path / "secret.key"
+        secret.write_text(SECRET.hex())
+        secret.chmod(0o600)
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("por")), "build", "--config", str(cfg), "--ledger",
+                                 str(led), "--out", str(tmp_path / "dask"), "--secret", str(secret), "--height", "14",
+                                 "--hiding", "--scheduler", cluster.address, "--work-dir", str(work), "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        killed = None
+        with Client(cluster.address, timeout=10) as c:
+            deadline = time.monotonic() + 120
+            while killed is None and time.monotonic() < deadline and proc.poll() is None:
+                for addr, keys in c.processing().items():
+                    if any("shard_task" in str(k) for k in keys):
+                        pid = c.run(os.getpid, workers=[addr])[addr]
+                        os.kill(pid, signal.SIGKILL)
+                        killed = pid
+                        break
+                time.sleep(0.05)
+        out, errs = proc.communicate(timeout=300)
+        assert killed is not None, "no shard task was seen running"
+        assert proc.returncode == 0, errs.decode()
+        assert json.loads(out)["shards"] == ref.shards == 12
+    assert (tmp_path / "dask/snapshot.json").read_bytes() == (tmp_path / "ref/snapshot.json").read_bytes()
+    assert (tmp_path / "dask/store.sqlite").read_bytes() == (tmp_path / "ref/store.sqlite").read_bytes()
+    assert list(work.iterdir()) == []
