@@ -378,3 +378,19 @@ def test_demo_zk_story(tmp_path: Path) -> None:
     zk = {n: s for n, s in steps.items() if "zk" in n}
     assert len(zk) == 7 and all(s["ok"] for s in zk.values())
     assert "no witness" in steps["attack: zk: field-wrapped negative balance"]["detail"]
+
+
+def test_sharded_zk_build_equals_the_in_memory_build(zk_setup: Path, inputs, tmp_path: Path) -> None:
+    """Height 13: two shards of 2^12 leaves per bucket (each a whole number of batches), 4 key partitions."""
+    from por.core.config import load_config
+    from por.modes.zk import setup_params
+    from por.snapshot import build_trees
+    from por.snapshot.sharded import build_sharded
+
+    cfg, ledger, _ = inputs
+    config = load_config(cfg)
+    params = setup_params(config, zk_setup)
+    secret = bytes.fromhex(SECRET_HEX.strip())
+    res = build_sharded(config, ledger, secret, tmp_path / "store.sqlite", mode="zk", zk=params, height=13, bits=2)
+    snap, _, _ = build_trees(config, ledger, secret, height=13, zk=params)
+    assert res.shards == 4 and res.snapshot.to_dict() == snap.to_dict()
