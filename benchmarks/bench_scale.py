@@ -55,14 +55,18 @@ def run_build(cfg: Path, led: Path, out: Path, extra: list[str], work: Path) -> 
     return float(wall), int(rss) / 1024
 
 
-def openreserve_tree(led: Path) -> float:
-    """Seconds for openreserve's MerkleTree over the ledger's balances (first asset, minor units)."""
+def openreserve_tree(cfg: Path, led: Path) -> float:
+    """Seconds for openreserve's MerkleTree over the ledger's balances (first asset, exact minor units)."""
     from openreserve import MerkleLeaf, MerkleTree
 
+    from por.core.config import load_config
+    from por.core.ledger import parse_amount
+
+    asset = load_config(cfg).assets[0]
     with open(led, newline="") as fh:
         rows = csv.reader(fh)
         next(rows)
-        leaves = [MerkleLeaf(r[0], int(r[2].replace(".", "")), "BTC") for r in rows]
+        leaves = [MerkleLeaf(r[0], parse_amount(r[2], asset.decimals), asset.symbol) for r in rows]
     t = time.perf_counter()
     MerkleTree(leaves)
     return time.perf_counter() - t
@@ -86,7 +90,7 @@ def main() -> None:
             wall, rss = run_build(cfg, led, out, ENGINES[name], a.dir)
             rows.append((1_000_000, 1, name, wall, rss))
             subprocess.run(["rm", "-rf", str(out.parent)])
-        floor = openreserve_tree(led)
+        floor = openreserve_tree(cfg, led)
         print(f"openreserve MerkleTree over the same 1M balances (floor): {floor:.2f} s")
     for users in [int(u) for u in a.users.split(",") if u]:
         cfg, led = make_ledger(a.dir / f"{users}x{a.assets}", users, a.assets)

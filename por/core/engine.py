@@ -142,9 +142,9 @@ class DaskEngine:
         try:
             for fut in as_completed(futures):
                 try:
-                    done[index[fut.key]] = fut.result()
-                except PorError:
-                    raise
+                    done[index[fut.key]] = (fut.result(), None)
+                except PorError as exc:  # raised when its turn comes: the same error whatever finishes first
+                    done[index[fut.key]] = (None, exc)
                 except Exception as exc:  # a task lost more workers than the scheduler allows, or a crash
                     if type(exc).__name__ in ("KilledWorker", "CommClosedError", "CancelledError", "TimeoutError"):
                         raise ServiceUnavailable(f"the Dask cluster at {self.address} failed a task: {exc}") from None
@@ -152,7 +152,10 @@ class DaskEngine:
                 if progress:
                     progress(1)
                 while nxt in done:
-                    yield done.pop(nxt)
+                    result, error = done.pop(nxt)
+                    if error is not None:
+                        raise error
+                    yield result
                     nxt += 1
         finally:
             for f in futures:

@@ -10,26 +10,38 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync, chmod, then rename over ``path``."""
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, mode: int = 0o644, durable: bool = True) -> Iterator[IO[bytes]]:
+    """A file handle on a temp file beside ``path``, renamed over ``path`` when the block ends without error.
+
+    The temp file gets ``mode`` before anything is written and, when ``durable``, is fsynced before the rename
+    (scratch files that die with their build, such as a sharded build's work files, pass ``durable=False``).
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), mode)
-            fh.write(data)
+            yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
+    """Write ``data`` to a temp file beside ``path``, fsync (when ``durable``), chmod, then rename over ``path``."""
+    with atomic_writer(path, mode=mode, durable=durable) as fh:
+        fh.write(data)
 
 
 def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -174,18 +174,25 @@ def commit_levels(
         b = b"".join(r[lvl][1] for r in results)
         levels.append(CommittedLevel(np.frombuffer(c, dtype=np.uint8).reshape(-1, width_c),
                                      np.frombuffer(b, dtype=np.uint8).reshape(-1, width_b)))
-    # the top `split` levels, from the blocks' roots
-    points = [Point.from_bytes(levels[-1].commits[i, POINT_LEN * a : POINT_LEN * (a + 1)].tobytes())
-              for i in range(len(levels[-1].commits)) for a in range(n_assets)]
-    raw = levels[-1].blinds.tobytes()
-    rs = [int.from_bytes(raw[i : i + SCALAR_LEN], "big") for i in range(0, len(raw), SCALAR_LEN)]
-    while len(points) > n_assets:
-        points, rs = _next_level(points, rs, n_assets)
-        levels.append(CommittedLevel(np.frombuffer(_encode_points(points), dtype=np.uint8).reshape(-1, width_c),
-                                     np.frombuffer(scalars_bytes(rs), dtype=np.uint8).reshape(-1, width_b)))
+    levels += upper_committed_levels(levels[-1], n_assets)  # the top `split` levels, from the blocks' roots
     if progress and split:
         progress((1 << split) - 1)
     return levels
+
+
+def upper_committed_levels(level: CommittedLevel, n_assets: int) -> list[CommittedLevel]:
+    """The levels above ``level`` up to a single node: commitments added as points, blinding sums mod N."""
+    width_c, width_b = POINT_LEN * n_assets, SCALAR_LEN * n_assets
+    points = [Point.from_bytes(level.commits[i, POINT_LEN * a : POINT_LEN * (a + 1)].tobytes())
+              for i in range(len(level.commits)) for a in range(n_assets)]
+    raw = level.blinds.tobytes()
+    rs = [int.from_bytes(raw[i : i + SCALAR_LEN], "big") for i in range(0, len(raw), SCALAR_LEN)]
+    out = []
+    while len(points) > n_assets:
+        points, rs = _next_level(points, rs, n_assets)
+        out.append(CommittedLevel(np.frombuffer(_encode_points(points), dtype=np.uint8).reshape(-1, width_c),
+                                  np.frombuffer(scalars_bytes(rs), dtype=np.uint8).reshape(-1, width_b)))
+    return out
 
 
 # ---------------------------------------------------------------- margin accounts (version 2, hiding mode)

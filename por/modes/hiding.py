@@ -37,11 +37,13 @@ from por.modes.base import EntryCheck, Mode, ProofSource
 from por.modes.commitments import (
     NO_DEBT_BLINDING,
     TOP_PAD_BLINDING,
+    CommittedLevel,
     collateral_commitment,
     collateral_opening,
     commit_levels,
     no_debt_fixed_blindings,
     top_pad_commitments,
+    upper_committed_levels,
     zero_debt_commitment,
 )
 from por.modes.values import BucketSummary, MarginValues, Values
@@ -167,12 +169,19 @@ class HidingLeaves:
                 j = idx - n
                 hashes += pad_hashes[32 * j : 32 * j + 32]
         level_hashes = np.frombuffer(bytes(hashes), dtype=np.uint8).reshape(-1, 32)
-        levels = [Level(level_hashes, sums, committed[0].commits, committed[0].blinds)]
-        for cl in committed[1:]:
-            lv = levels[-1]
-            levels.append(Level(enc.node_hashes_level_commits(lv.hashes, lv.commits), lv.sums[0::2] + lv.sums[1::2],
-                                cl.commits, cl.blinds))
-        return levels, None
+        leaves = Level(level_hashes, sums, committed[0].commits, committed[0].blinds)
+        return [leaves, *hashed_levels(leaves, committed[1:])], None
+
+
+def hashed_levels(below: Level, committed: Sequence[CommittedLevel]) -> list[Level]:
+    """The levels above ``below`` whose commitments and blindings are ``committed`` (bottom-up): each node
+    hashes both children's hashes and commitments; its values are the children's sums."""
+    out: list[Level] = []
+    for cl in committed:
+        lv = out[-1] if out else below
+        out.append(Level(enc.node_hashes_level_commits(lv.hashes, lv.commits), lv.sums[0::2] + lv.sums[1::2],
+                         cl.commits, cl.blinds))
+    return out
 
 
 class HidingMode(Mode):
@@ -192,24 +201,7 @@ class HidingMode(Mode):
 
     def upper_levels(self, level: Level) -> list[Level]:
         """Commitments added as points, blinding sums mod N, hashes over both children's commitments."""
-        n, width = self.n_values, enc.POINT_LEN
-        out: list[Level] = []
-        while len(level.hashes) > 1:
-            commits, blinds = bytearray(), bytearray()
-            for i in range(0, len(level.hashes), 2):
-                for a in range(n):
-                    left = Point.from_bytes(level.commits[i, width * a : width * (a + 1)].tobytes())
-                    right = Point.from_bytes(level.commits[i + 1, width * a : width * (a + 1)].tobytes())
-                    commits += (left + right).to_bytes()
-                    rl = int.from_bytes(level.blinds[i, 32 * a : 32 * (a + 1)].tobytes(), "big")
-                    rr = int.from_bytes(level.blinds[i + 1, 32 * a : 32 * (a + 1)].tobytes(), "big")
-                    blinds += ((rl + rr) % N).to_bytes(32, "big")
-            level = Level(enc.node_hashes_level_commits(level.hashes, level.commits),
-                          level.sums[0::2] + level.sums[1::2],
-                          np.frombuffer(bytes(commits), dtype=np.uint8).reshape(-1, width * n),
-                          np.frombuffer(bytes(blinds), dtype=np.uint8).reshape(-1, 32 * n))
-            out.append(level)
-        return out
+        return hashed_levels(level, upper_committed_levels(CommittedLevel(level.commits, level.blinds), self.n_values))
 
     def leaf_scheme(self, bucket_id: str, keys: SnapshotKeys, jobs: int | None) -> HidingLeaves:
         fixed = None

@@ -27,7 +27,7 @@ from por.modes.registry import mode_for, mode_name
 from por.modes.zk import setup_params
 from por.snapshot.document import Snapshot, root_of
 from por.snapshot.sharded import build_sharded
-from por.tree.sumtree import BucketBuilder, BuiltBucket, default_height
+from por.tree.sumtree import BucketBuilder, BuiltBucket, bucket_heights
 
 
 @dataclass
@@ -100,10 +100,7 @@ def build_trees(
             rep.advance(8192)
     rep.advance(count % 8192)
 
-    if height is None or isinstance(height, int):
-        heights = [max(default_height(bd.rows), scheme.batch_height) if height is None else height for bd in builders]
-    else:
-        heights = list(height)
+    heights = bucket_heights(height, [bd.rows for bd in builders], scheme.batch_height)
     # work units: one per padding leaf and one per internal node, plus the mode's own (zk: one per Poseidon leaf)
     rep.phase("building trees", sum((2 << h) - 1 - bd.rows + scheme.extra_work(1 << h) for bd, h in zip(builders, heights)))
     built = [bd.build(h, rep.advance, ledger=str(ledger)) for bd, h in zip(builders, heights)]

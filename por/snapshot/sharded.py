@@ -46,9 +46,9 @@ from por.core.ledger import LedgerStats, read_ledger
 from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for
 from por.snapshot.document import Snapshot, root_of
-from por.snapshot.shards import PAD_CHUNK, ShardContext, pad_task, shard_task, sort_task
+from por.snapshot.shards import PAD_CHUNK, ShardContext, pad_task, partition_of, shard_task, sort_task
 from por.tree.store import StoreWriter
-from por.tree.sumtree import MAX_HEIGHT, BuiltBucket, Level, default_height
+from por.tree.sumtree import BuiltBucket, Level, bucket_heights, check_height
 
 MAX_SHARD_HEIGHT = 18
 """Largest subtree one task builds (2^18 leaves: tens of MiB per task in every mode)."""
@@ -82,15 +82,6 @@ class ShardedBuild:
     stats: LedgerStats
     rows_per_bucket: list[int]
     shards: int
-
-
-def _heights(height: int | Sequence[int] | None, counts: list[int], batch: int, n: int) -> list[int]:
-    if height is None or isinstance(height, int):
-        return [max(default_height(c), batch) if height is None else height for c in counts]
-    out = list(height)
-    if len(out) != n:
-        raise BadInput(f"{len(out)} heights given for {n} buckets", field="height")
-    return out
 
 
 def build_sharded(
@@ -131,20 +122,17 @@ def build_sharded(
         raise BadInput("the work directory does not exist", file=str(parent), field="work_dir")
     _remove_dead_work_dirs(parent)
     work = Path(tempfile.mkdtemp(prefix="por-work-", dir=parent))  # 0700: salts and balances inside
-    atomic_write_bytes(work / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
-    writer = StoreWriter(store_path)
+    writer: StoreWriter | None = None
     try:
+        atomic_write_bytes(work / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
+        writer = StoreWriter(store_path)
         stats, counts = _partition(config, ledger, keys, scopes, bits, work, n_values, scheme, clamp_negative,
                                    check_accounts, rep)
-        heights = _heights(height, counts, scheme.batch_height, len(buckets))
-        for b, (bc, n, h) in enumerate(zip(buckets, counts, heights)):
-            if not 0 < h <= MAX_HEIGHT:
-                raise BadInput(f"height must be 1..{MAX_HEIGHT}", field="height")
-            if h < scheme.batch_height:
-                raise BadInput(f"bucket {bc.id!r}: height {h} is below the batch height {scheme.batch_height}",
-                               field="height")
-            if n > 1 << h:
-                raise BadInput(f"bucket {bc.id!r} has {n} accounts; height {h} holds only {1 << h}", field="height")
+        if not (height is None or isinstance(height, int)) and len(height) != len(buckets):
+            raise BadInput(f"{len(height)} heights given for {len(buckets)} buckets", field="height")
+        heights = bucket_heights(height, counts, scheme.batch_height)
+        for bc, n, h in zip(buckets, counts, heights):
+            check_height(bc.id, n, h, scheme.batch_height)
 
         # padding seeds, grouped by partition
         pad_jobs = [(b, c, j0, min(j0 + PAD_CHUNK, (1 << h) - n))
@@ -209,7 +197,8 @@ def build_sharded(
         writer.finish(snap.to_json(), keys.nonce_key, keys.position.key, scopes, zk_setup=zk_setup)
         return ShardedBuild(snap, stats, counts, len(shard_jobs))
     except BaseException:
-        writer.abort()
+        if writer is not None:
+            writer.abort()
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -235,7 +224,6 @@ def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes:
     rep.phase("reading ledger", None)
     pack = struct.Struct(f"<Q{n_values}Q").pack
     position = keys.position
-    shift = 8 - bits
     recs: dict[tuple[int, int], bytearray] = {}
     ids: dict[tuple[int, int], bytearray] = {}
     counts = [0] * len(config.buckets)
@@ -252,7 +240,7 @@ def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes:
     done = 0
     for line, account, b, amounts in rows:
         key = position(scopes[b] + enc.lp(account))
-        k = (b, key[0] >> shift if bits else 0)
+        k = (b, partition_of(key[0], bits))
         buf = recs.get(k)
         if buf is None:
             buf = recs[k] = bytearray()

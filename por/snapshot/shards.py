@@ -20,9 +20,6 @@ File formats (private, native little-endian, never published):
 
 from __future__ import annotations
 
-import hashlib
-import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,10 @@ import numpy as np
 from por.core import encoding as enc
 from por.core.config import SnapshotConfig
 from por.core.errors import BadInput
+from por.core.fileio import atomic_write_bytes, atomic_writer
 from por.core.keys import Prf, SnapshotKeys
+from por.modes.registry import mode_for
+from por.tree.sumtree import first_duplicate, padding_hashes, padding_seeds
 
 PAD_CHUNK = 1 << 20
 """Padding seeds derived per pad task."""
@@ -43,19 +43,14 @@ def record_dtype(n_values: int) -> np.dtype:
     return np.dtype([("key", "S32"), ("line", "<u8"), ("values", "<u8", (n_values,))])
 
 
-def partition_of(first_bytes: np.ndarray | int, bits: int) -> Any:
-    """The partition of a sort key from its first byte (``bits`` ≤ 8 leading bits)."""
-    return first_bytes >> (8 - bits) if bits else first_bytes * 0
+def partition_of(first_byte: Any, bits: int) -> Any:
+    """The partition of a sort key: the leading ``bits`` (0..8) bits of its first byte (an int or a uint8 array)."""
+    return first_byte >> (8 - bits)
 
 
-def save_atomic(path: Path, *chunks: bytes) -> None:
-    """Write ``chunks`` to ``path`` through a temp file and a rename (private: 0600)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        for c in chunks:
-            fh.write(c)
-    os.replace(tmp, path)
+def save_work_file(path: Path, data: bytes) -> None:
+    """A work file: private (0600), written atomically, not fsynced (it dies with its build)."""
+    atomic_write_bytes(path, data, mode=0o600, durable=False)
 
 
 # ---------------------------------------------------------------- padding seeds
@@ -67,14 +62,12 @@ def pad_task(work: str, bucket: int, chunk: int, j0: int, j1: int, padding_key: 
 
     Returns how many seeds fall in each of the ``2^bits`` partitions.
     """
-    prf = Prf(padding_key)
-    pack = struct.Struct(">Q").pack
-    seeds = b"".join([prf(scope + pack(j)) for j in range(j0, j1)])
+    seeds = padding_seeds(Prf(padding_key), scope, j0, j1)
     first = np.frombuffer(seeds, dtype=np.uint8)[0::32]
     parts = partition_of(first, bits)
     order = np.argsort(parts, kind="stable")
     grouped = np.frombuffer(seeds, dtype="V32")[order]
-    save_atomic(Path(work) / f"pads-{bucket}-{chunk}.bin", grouped.tobytes())
+    save_work_file(Path(work) / f"pads-{bucket}-{chunk}.bin", grouped.tobytes())
     return np.bincount(parts, minlength=1 << bits).tolist()
 
 
@@ -106,13 +99,11 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     keys = np.concatenate([rows["key"], pad_keys])
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
-    same = np.flatnonzero(ranked[1:] == ranked[:-1])
-    if same.size:
-        pair = sorted(int(x) for x in order[same[0] : same[0] + 2])
-        lines = sorted(int(rows["line"][i]) for i in pair if i < n)
-        if len(lines) == 2:
-            raise BadInput(f"duplicate account in bucket {bucket_id!r}: also on line {lines[0]}",
-                           line=lines[1], field="account_id")
+    dup = first_duplicate(ranked, order, n)
+    if dup is not None:  # rows are in ledger order within a partition file
+        first, again = (int(rows["line"][i]) for i in dup)
+        raise BadInput(f"duplicate account in bucket {bucket_id!r}: also on line {first}", line=again,
+                       field="account_id")
     out = np.zeros(len(keys), dtype=dt)
     out["key"] = ranked
     real = order < n
@@ -121,9 +112,9 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     sorted_ids = [ids[i] for i in order[real].tolist()]
     lengths = np.zeros(len(keys) + 1, dtype="<u8")
     lengths[1:][real] = [len(x) + 1 for x in sorted_ids]
-    save_atomic(w / f"sorted-{bucket}-{part}.ids", b"".join(x + b"\n" for x in sorted_ids))
-    save_atomic(w / f"sorted-{bucket}-{part}.off", np.cumsum(lengths, dtype="<u8").tobytes())
-    save_atomic(w / f"sorted-{bucket}-{part}.bin", out.tobytes())
+    save_work_file(w / f"sorted-{bucket}-{part}.ids", b"".join(x + b"\n" for x in sorted_ids))
+    save_work_file(w / f"sorted-{bucket}-{part}.off", np.cumsum(lengths, dtype="<u8").tobytes())
+    save_work_file(w / f"sorted-{bucket}-{part}.bin", out.tobytes())
     return len(keys)
 
 
@@ -161,8 +152,6 @@ def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int
     ``slices`` is ``(partition, lo, hi)``: the sorted entries making up the shard, in order. Writes
     ``shard-B-I.npz`` and returns the subtree root (hash, sums, commitments, blindings as bytes).
     """
-    from por.modes.registry import mode_for
-
     work = Path(ctx.work)
     dt = record_dtype(ctx.n_values)
     parts = [_read_slice(work, ctx.bucket, p, lo, hi, dt) for p, lo, hi in slices]
@@ -184,9 +173,7 @@ def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int
         salts += salt
         leaves.add(salt, lp_account, account_id, amounts)
     seeds = recs["key"][~real].tobytes()
-    sha = hashlib.sha256
-    pad_prefix = enc.TAG_PAD + scope
-    pad_hashes = b"".join([sha(pad_prefix + seeds[i : i + 32]).digest() for i in range(0, len(seeds), 32)])
+    pad_hashes = padding_hashes(scope, seeds)
     order = np.empty(len(recs), dtype=np.int64)
     order[real] = np.arange(n)
     order[~real] = n + np.arange(len(recs) - n)
@@ -207,9 +194,8 @@ def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int
     arrays["acc_line"] = recs["line"][real].astype(np.int64)
     arrays["acc_ids"] = np.frombuffer(b"".join(x + b"\n" for x in ids), dtype=np.uint8)
     path = work / f"shard-{ctx.bucket}-{shard}.npz"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_writer(path, mode=0o600, durable=False) as fh:
+        np.savez(fh, **arrays)
     top = levels[-1]
     return {
         "path": str(path),

@@ -137,32 +137,20 @@ class BucketBuilder:
         """Place leaves, pad to ``2^height`` and compute every level up to the root."""
         n = self.rows
         h = default_height(n) if height is None else height
-        if not 0 < h <= MAX_HEIGHT:
-            raise BadInput(f"height must be 1..{MAX_HEIGHT}", field="height")
-        if h < self.min_height:
-            raise BadInput(f"bucket {self.bucket_id!r}: height {h} is below the batch height {self.min_height}",
-                           field="height")
+        check_height(self.bucket_id, n, h, self.min_height)
         capacity = 1 << h
-        if n > capacity:
-            raise BadInput(f"bucket {self.bucket_id!r} has {n} accounts; height {h} holds only {capacity}",
-                           field="height")
         pads = capacity - n
-        prf = self.keys.padding
         scope = self._scope
-        pack_j = struct.Struct(">Q").pack
-        seeds = b"".join([prf(scope + pack_j(j)) for j in range(pads)])
-        sha = hashlib.sha256
-        pad_prefix = enc.TAG_PAD + scope
-        pad_hashes = b"".join([sha(pad_prefix + seeds[i : i + 32]).digest() for i in range(0, 32 * pads, 32)])
+        seeds = padding_seeds(self.keys.padding, scope, 0, pads)
+        pad_hashes = padding_hashes(scope, seeds)
         if progress:
             progress(pads)
 
         keys = np.frombuffer(bytes(self.sort_keys) + seeds, dtype="S32")
         order = np.argsort(keys, kind="stable")
-        ranked = keys[order]
-        same = np.flatnonzero(ranked[1:] == ranked[:-1])
-        if same.size:
-            a, b = sorted(int(x) for x in order[same[0] : same[0] + 2])
+        dup = first_duplicate(keys[order], order, n)
+        if dup is not None:
+            a, b = dup
             raise BadInput(
                 f"duplicate account in bucket {self.bucket_id!r}: also on line {self.lines[a]}",
                 file=ledger or None, line=int(self.lines[b]), field="account_id",
@@ -176,6 +164,56 @@ class BucketBuilder:
         sums = sums[order]
         levels, extra = self.leaves.levels(order, seeds, pad_hashes, sums, progress)
         return BuiltBucket(self.bucket_id, h, n, positions[:n], levels, extra)
+
+
+def check_height(bucket_id: str, rows: int, height: int, min_height: int = 0) -> None:
+    """Refuse a bucket tree height out of range, below the zk batch height, or too small for the rows (BadInput)."""
+    if not 0 < height <= MAX_HEIGHT:
+        raise BadInput(f"height must be 1..{MAX_HEIGHT}", field="height")
+    if height < min_height:
+        raise BadInput(f"bucket {bucket_id!r}: height {height} is below the batch height {min_height}",
+                       field="height")
+    if rows > 1 << height:
+        raise BadInput(f"bucket {bucket_id!r} has {rows} accounts; height {height} holds only {1 << height}",
+                       field="height")
+
+
+def bucket_heights(height: int | Sequence[int] | None, rows: Sequence[int], min_height: int = 0) -> list[int]:
+    """Each bucket's tree height: ``height`` for all, one per bucket (canonical order), or None for the
+    default (room for twice the rows, at least ``min_height``)."""
+    if height is None:
+        return [max(default_height(r), min_height) for r in rows]
+    if isinstance(height, int):
+        return [height] * len(rows)
+    return list(height)
+
+
+_PACK_J = struct.Struct(">Q").pack
+
+
+def padding_seeds(prf: Callable[[bytes], bytes], scope: bytes, start: int, stop: int) -> bytes:
+    """Seeds (= sort keys) of padding leaves ``start .. stop - 1``: ``HMAC(k_padding, scope ‖ u64(j))`` (SPEC.md §5)."""
+    return b"".join([prf(scope + _PACK_J(j)) for j in range(start, stop)])
+
+
+def padding_hashes(scope: bytes, seeds: bytes) -> bytes:
+    """The leaf hash ``SHA-256(TAG(pad) ‖ scope ‖ seed)`` of each 32-byte padding seed in ``seeds``."""
+    sha = hashlib.sha256
+    prefix = enc.TAG_PAD + scope
+    return b"".join([sha(prefix + seeds[i : i + 32]).digest() for i in range(0, len(seeds), 32)])
+
+
+def first_duplicate(ranked: np.ndarray, order: np.ndarray, rows: int) -> tuple[int, int] | None:
+    """The smallest sort key held by two real leaves: their row indices (ascending), or None.
+
+    ``ranked`` is the sorted ``S32`` keys, ``order`` the argsort that sorted them; indices ``< rows``
+    are real leaves (a padding seed equal to a key is a 2^-256 event and is not reported).
+    """
+    for i in np.flatnonzero(ranked[1:] == ranked[:-1]).tolist():
+        a, b = sorted((int(order[i]), int(order[i + 1])))
+        if b < rows:
+            return a, b
+    return None
 
 
 def sum_levels(levels: list[Level], progress: Progress | None = None) -> list[Level]:
