@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from por.core.engine import DaskEngine, ProcessEngine, SerialEngine, make_engine
+from por.core.engine import DaskEngine, ProcessEngine, SerialEngine
 from por.core.errors import ServiceUnavailable
 from por.snapshot import build_snapshot
 from tests.conftest import EXAMPLES, SECRET
@@ -44,7 +44,7 @@ def test_engines_and_partitions_give_byte_identical_stores(tmp_path: Path, ledge
 
 def test_unreachable_scheduler_is_exit_3(tmp_path: Path, ledger, cli) -> None:
     with pytest.raises(ServiceUnavailable):
-        make_engine(scheduler=f"tcp://127.0.0.1:{free_port()}")
+        DaskEngine(f"tcp://127.0.0.1:{free_port()}", timeout=2)
     r = cli("build", "--config", ledger[0], "--ledger", ledger[1], "--out", tmp_path / "o",
             "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--json")
     assert r.exit_code == 3 and json.loads(r.stdout)["error"] == "service_unavailable"

@@ -91,9 +91,10 @@ def test_build_snapshot_proofs_verify_and_match_across_jobs(tmp_path: Path, ledg
 def test_hiding_sharded_equals_in_memory(tmp_path: Path) -> None:
     cfg = load_config(EXAMPLES / "snapshot.toml")
     store = tmp_path / "store.sqlite"
-    res = build_sharded(cfg, EXAMPLES / "ledger.csv", SECRET, store, mode="hiding", height=13, bits=2)
-    snap, _, _ = build_trees(cfg, EXAMPLES / "ledger.csv", SECRET, height=13, hiding=True)
-    assert res.shards == 6 and res.snapshot.to_dict() == snap.to_dict()
+    heights = [13, 2, 2]  # cross: two shards of 2^12 leaves; fund-7 and isolated: one shard each
+    res = build_sharded(cfg, EXAMPLES / "ledger.csv", SECRET, store, mode="hiding", height=heights, bits=2)
+    snap, _, _ = build_trees(cfg, EXAMPLES / "ledger.csv", SECRET, height=heights, hiding=True)
+    assert res.shards == 4 and res.snapshot.to_dict() == snap.to_dict()
 
 
 def test_duplicate_account_is_named_with_both_lines(tmp_path: Path, ledger) -> None:

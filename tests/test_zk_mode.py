@@ -381,7 +381,8 @@ def test_demo_zk_story(tmp_path: Path) -> None:
 
 
 def test_sharded_zk_build_equals_the_in_memory_build(zk_setup: Path, inputs, tmp_path: Path) -> None:
-    """Height 13: two shards of 2^12 leaves per bucket (each a whole number of batches), 4 key partitions."""
+    """Bucket cross at height 13: two shards of 2^12 leaves (each a whole number of batches), 4 key partitions;
+    bucket vault at height 2: one shard, the whole tree."""
     from por.core.config import load_config
     from por.modes.zk import setup_params
     from por.snapshot import build_trees
@@ -391,6 +392,8 @@ def test_sharded_zk_build_equals_the_in_memory_build(zk_setup: Path, inputs, tmp
     config = load_config(cfg)
     params = setup_params(config, zk_setup)
     secret = bytes.fromhex(SECRET_HEX.strip())
-    res = build_sharded(config, ledger, secret, tmp_path / "store.sqlite", mode="zk", zk=params, height=13, bits=2)
-    snap, _, _ = build_trees(config, ledger, secret, height=13, zk=params)
-    assert res.shards == 4 and res.snapshot.to_dict() == snap.to_dict()
+    heights = [13, 2]
+    res = build_sharded(config, ledger, secret, tmp_path / "store.sqlite", mode="zk", zk=params, height=heights,
+                        bits=2)
+    snap, _, _ = build_trees(config, ledger, secret, height=heights, zk=params)
+    assert res.shards == 3 and res.snapshot.to_dict() == snap.to_dict()

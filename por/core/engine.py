@@ -7,7 +7,8 @@ result is small (large outputs go to files under a shared work directory). An
 they finish in, so that whatever consumes them writes the same bytes whatever the engine:
 
 * :class:`SerialEngine` -- in this process (the default, and what tests compare against);
-* :class:`ProcessEngine` -- ``jobs`` local processes (``spawn``: the caller may run threads);
+* :class:`ProcessEngine` -- ``jobs`` local processes (``spawn``: the caller may run threads), started
+  by the first run of more than one task;
 * :class:`DaskEngine` -- a ``dask.distributed`` cluster at ``tcp://HOST:PORT``, or ``local`` for a
   :class:`distributed.LocalCluster` of two single-threaded worker processes. A worker lost mid-task
   has its tasks re-run elsewhere by the scheduler (tasks must be idempotent: they write their outputs
@@ -66,16 +67,20 @@ class ProcessEngine:
     name = "processes"
 
     def __init__(self, jobs: int) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         if jobs < 1:
             raise BadInput("--jobs must be at least 1", field="jobs")
         self.workers = jobs
-        self._pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        self._pool: Any = None  # started by the first run with more than one task
 
     def run(self, tasks: Sequence[Task], progress: Callable[[int], None] | None = None) -> Iterator[Any]:
-        from concurrent.futures import FIRST_COMPLETED, wait
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        if len(tasks) <= 1:  # nothing to share out: no process start
+            yield from SerialEngine().run(tasks, progress)
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
 
         # at most a few tasks ahead of the consumer: results are consumed in order, memory stays bounded
         ahead = 2 * self.workers + 2
@@ -99,7 +104,8 @@ class ProcessEngine:
                 f.cancel()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskEngine:

@@ -26,8 +26,13 @@ from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for, mode_name
 from por.modes.zk import setup_params
 from por.snapshot.document import Snapshot, root_of
-from por.snapshot.sharded import build_sharded
+from por.snapshot.sharded import build_sharded, estimated_rows
 from por.tree.sumtree import BucketBuilder, BuiltBucket, bucket_heights
+
+
+PARALLEL_MIN_ROWS = 1 << 13
+"""Hiding and zk builds of ledgers at least this long (estimated from the file size) use every core by default;
+smaller ones are not worth a process start."""
 
 
 @dataclass
@@ -135,8 +140,8 @@ def build_snapshot(
 
     The build is sharded (:mod:`por.snapshot.sharded`: bounded memory at any size). Its tasks run
     on ``engine``, or on a Dask cluster (``scheduler``: ``tcp://HOST:PORT`` or ``local``), or ``jobs``
-    local processes; by default in this process (public mode) or on every core (hiding and zk mode,
-    whose leaves cost far more than a process start). ``work_dir`` is where the work files go (a
+    local processes; by default in this process (public mode, and small ledgers) or on every core (hiding
+    and zk mode from :data:`PARALLEL_MIN_ROWS` rows, whose leaves cost far more than a process start). ``work_dir`` is where the work files go (a
     path every Dask worker can read); by default inside the output's staging directory. The
     output is byte-identical whatever runs it.
     """
@@ -152,7 +157,7 @@ def build_snapshot(
         secret = generate_secret()
     own = engine is None
     if engine is None:
-        if jobs is None and scheduler is None and name != "public":
+        if jobs is None and scheduler is None and name != "public" and estimated_rows(ledger) >= PARALLEL_MIN_ROWS:
             jobs = os.cpu_count() or 1
         engine = make_engine(jobs=jobs, scheduler=scheduler)
     try:

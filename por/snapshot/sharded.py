@@ -64,14 +64,17 @@ def shard_height(height: int, batch_height: int = 0) -> int:
     return max(s, min(batch_height, height))
 
 
-def partition_bits(ledger: Path) -> int:
-    """Key-prefix bits of the partition pass: about 2^19 rows per partition, from the ledger's size."""
+def estimated_rows(ledger: Path) -> int:
+    """An upper estimate of the ledger's rows from its size (no row is shorter than ~24 bytes in practice)."""
     try:
-        size = ledger.stat().st_size
+        return Path(ledger).stat().st_size // 24 + 1
     except OSError:
         return 0
-    rows = size // 24 + 1  # no row is shorter than ~24 bytes in practice; over-estimating only adds files
-    return max(0, min(8, (rows >> 19).bit_length()))
+
+
+def partition_bits(ledger: Path) -> int:
+    """Key-prefix bits of the partition pass: about 2^19 rows per partition (over-estimating only adds files)."""
+    return max(0, min(8, (estimated_rows(ledger) >> 19).bit_length()))
 
 
 @dataclass
