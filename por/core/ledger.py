@@ -33,6 +33,7 @@ from por.core.encoding import U64_LIMIT
 from por.core.errors import BadInput
 from por.core.fileio import reject_duplicate_keys
 from por.core.decimals import format_decimal
+from por.core.ledger_fast import BlockSource, CsvPlan, fast_rows
 
 MAX_ACCOUNT_ID_BYTES = 256
 MAX_LINE_BYTES = 65_536
@@ -40,6 +41,9 @@ MAX_LINE_BYTES = 65_536
 longer line is refused with its number before it is read whole."""
 _AMOUNT_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 _SPECIAL = ("nan", "inf", "infinity")
+FAST_CSV = True
+"""Whether CSV data lines go through the bulk path of :mod:`por.core.ledger_fast` (False: the exact reader
+for every line; tests and benchmarks compare the two)."""
 
 
 @dataclass
@@ -137,9 +141,12 @@ def _check_account_id(value: object, err) -> str:
     return value
 
 
-def _physical_lines(fh: IO[bytes], path: str) -> Iterator[bytes]:
-    """The file's lines (LF-terminated), each read within :data:`MAX_LINE_BYTES` (a longer one is BadInput)."""
-    lineno = 0
+def _physical_lines(fh: IO[bytes] | BlockSource, path: str, start: int = 0) -> Iterator[bytes]:
+    """The file's lines (LF-terminated), each read within :data:`MAX_LINE_BYTES` (a longer one is BadInput).
+
+    ``start``: how many lines of the file were read before (the first line yielded is number ``start + 1``).
+    """
+    lineno = start
     while True:
         raw = fh.readline(MAX_LINE_BYTES + 3)  # the limit, CR LF, and one byte to see that it is over
         if not raw:
@@ -151,8 +158,9 @@ def _physical_lines(fh: IO[bytes], path: str) -> Iterator[bytes]:
         yield raw
 
 
-def _decoded_lines(fh: IO[bytes], path: str) -> Iterator[str]:
-    for lineno, raw in enumerate(_physical_lines(fh, path), 1):
+def _decoded_lines(fh: IO[bytes] | BlockSource, path: str, start: int = 0) -> Iterator[str]:
+    """The file's lines as text (a UTF-8 BOM dropped from line 1); invalid UTF-8 is BadInput naming the line."""
+    for lineno, raw in enumerate(_physical_lines(fh, path, start), start + 1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -256,19 +264,21 @@ def read_ledger(
         return amounts
 
     with fh:
-        lines = _decoded_lines(fh, name)
         if fmt == "jsonl":
-            yield from _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats)
+            yield from _read_jsonl(_decoded_lines(fh, name), name, config, bucket_index, amount, account_total, stats)
         elif fmt == "csv":
-            yield from _read_csv(lines, name, config, bucket_index, amount, account_total, stats)
+            bulk = (type(rule) is PlainRows, totals, grand) if FAST_CSV else None
+            yield from _read_csv(BlockSource(fh), name, config, bucket_index, amount, account_total, stats, bulk)
         else:
             raise BadInput(f"unknown ledger format {fmt!r} (csv or jsonl)", file=name)
     if stats.rows == 0:
         raise BadInput("empty ledger: no account rows", file=name)
 
 
-def _read_csv(lines, name, config, bucket_index, amount, account_total, stats):
-    reader = csv.reader(lines, strict=True)
+def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bulk=None):
+    """CSV rows (see :func:`read_ledger`). ``bulk`` = ``(plain rule?, bucket totals, grand totals)`` lets plain
+    data lines go through :func:`por.core.ledger_fast.fast_rows`; every other record is read here, exactly."""
+    reader = csv.reader(_decoded_lines(src, name), strict=True)
     n_assets = len(config.assets)
     try:
         header = None
@@ -296,10 +306,8 @@ def _read_csv(lines, name, config, bucket_index, amount, account_total, stats):
         acc_col = header.index("account_id")
         bkt_col = header.index("bucket")
         width = len(header)
-        for row in reader:
-            if not row:
-                continue
-            line = reader.line_num
+
+        def exact_row(row: list[str], line: int) -> tuple[int, str, int, list[int]]:
             if len(row) != width:
                 raise BadInput(f"row has {len(row)} fields, the header has {width}", file=name, line=line)
             account = _check_account_id(
@@ -313,9 +321,37 @@ def _read_csv(lines, name, config, bucket_index, amount, account_total, stats):
                 amounts[idx] = amount(row[col], idx, line, col + 1, b)
             amounts = account_total(b, amounts, line, account)
             stats.rows += 1
-            yield line, account, b, amounts
+            return line, account, b, amounts
+
+        plan = None
+        if bulk is not None:
+            plan = CsvPlan(header, acc_col, bkt_col, dict(asset_cols), [a.decimals for a in config.assets],
+                           bucket_index)
+            if not plan.usable or plan.longest > MAX_LINE_BYTES:
+                plan = None
+        if plan is None:
+            for row in reader:
+                if not row:
+                    continue
+                yield exact_row(row, reader.line_num)
+            return
     except csv.Error as exc:
         raise BadInput(f"malformed CSV: {exc}", file=name, line=reader.line_num) from None
+
+    def slow_record(base: int) -> tuple[int, tuple[int, str, int, list[int]] | None] | None:
+        """One record at the source's position, read exactly: ``(its last line, its row or None)``; None at EOF."""
+        one = csv.reader(_decoded_lines(src, name, base), strict=True)
+        try:
+            row = next(one, None)
+        except csv.Error as exc:
+            raise BadInput(f"malformed CSV: {exc}", file=name, line=base + one.line_num) from None
+        if row is None:
+            return None
+        line = base + one.line_num
+        return line, (exact_row(row, line) if row else None)
+
+    plain, totals, grand = bulk
+    yield from fast_rows(src, hline, plan, MAX_LINE_BYTES, slow_record, plain, totals, grand, account_total, stats)
 
 
 def _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats):

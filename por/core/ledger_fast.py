@@ -1,0 +1,236 @@
+"""The CSV ledger reader's bulk path: blocks of plain rows parsed at C speed (SPEC.md §2).
+
+:mod:`por.core.ledger` reads the header with the exact reader (:mod:`csv`, one
+line at a time), then hands the data lines to :func:`fast_rows`. That takes the
+file in blocks of whole lines and matches each block with one compiled regular
+expression built for the header's column order (:class:`CsvPlan`). A *plain*
+line is one the expression matches in full: a printable-ASCII account id
+without quotes, commas or surrounding spaces (at most 256 bytes), one of the
+config's bucket ids verbatim, non-negative ``digits[.digits]`` amounts with at
+most the asset's decimals, then ``\\n`` or ``\\r\\n``. For such a line the
+:mod:`csv` module's fields are the comma-split ones and every check of the
+exact reader passes, so the rows are the same; amounts become integers by
+``int(whole + fraction padded to the declared decimals)`` over whole columns.
+
+Anything else -- a quote, a sign, an exponent, a space, a BOM, a blank line,
+non-ASCII text, too many decimals, an amount of 2^64 minor units or more, a
+line over the length limit, the last line without a line end -- goes to the
+exact reader for that one record (``slow_record``), which yields the row or
+raises the error it always raised; the bulk path resumes after it. Totals are
+checked below 2^64 once per block when every row's vector is its amounts (no
+row of a block whose sums stay below 2^64 can cross); otherwise, and for any
+other :class:`~por.core.ledger.RowRule`, each row goes through the exact
+``account_total``. Rows are yielded one at a time, ``stats.rows`` counted as
+each is, and each bucket's totals are updated just before its row is yielded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from itertools import repeat
+from operator import add, concat
+from typing import IO, Any
+
+import numpy as np
+
+from por.core.encoding import U64_LIMIT
+
+CHUNK = 1 << 20
+"""Bytes read from the file at a time."""
+MAX_BLOCK = 1 << 19
+"""Largest block of lines matched at once; after a line the bulk path cannot take, blocks start small again."""
+MIN_BLOCK = 1 << 12
+_ID = rb"[!#-+\--~]{1,256}"  # printable ASCII but space, '"' and ','; at most 256 bytes
+_UNSAFE_BUCKET = re.compile(rb'[,"\r\n\x00]')
+_POW10 = 10 ** np.arange(20, dtype=np.uint64)
+
+
+class BlockSource:
+    """A binary file read in large chunks, offering both whole-line blocks and ``readline(limit)``.
+
+    ``readline`` behaves as :meth:`io.BufferedReader.readline` does (up to ``limit`` bytes, through the
+    first ``\\n``), so the exact reader can take over at any line and hand back after any record. At most
+    one chunk plus one line is held.
+    """
+
+    def __init__(self, fh: IO[bytes], chunk: int = CHUNK) -> None:
+        self.fh, self.chunk = fh, chunk
+        self.buf, self.pos, self.eof = b"", 0, False
+
+    def fill(self) -> None:
+        """Append the next chunk to the unread bytes (sets ``eof`` when there is none)."""
+        data = b"" if self.eof else self.fh.read(self.chunk)
+        if not data:
+            self.eof = True
+        self.buf = self.buf[self.pos:] + data
+        self.pos = 0
+
+    def readline(self, limit: int) -> bytes:
+        """The next line, or its first ``limit`` bytes; ``b""`` at the end of the file."""
+        while True:
+            stop = self.pos + limit
+            nl = self.buf.find(b"\n", self.pos, stop)
+            if nl >= 0:
+                end = nl + 1
+                break
+            if len(self.buf) >= stop or self.eof:
+                end = min(len(self.buf), stop)
+                break
+            self.fill()
+        line = self.buf[self.pos:end]
+        self.pos = end
+        return line
+
+
+def _minor_units_np(block: Any, starts: Any, ends: Any, d: int) -> list[int] | None:
+    """Integer minor units of the plain amounts ``block[starts[i]:ends[i]]`` (``digits[.digits]``, at most ``d``
+    fraction digits), computed in uint64 -- or None when a whole part is long enough that a value could reach
+    10^19 (those go through :func:`_minor_units_py`)."""
+    n = ends - starts
+    width = int(n.max())
+    j = np.arange(width)
+    idx = starts[:, None] + j
+    np.minimum(idx, len(block) - 1, out=idx)
+    g = block[idx]
+    inside = j < n[:, None]
+    dot = (g == 46) & inside
+    digit = inside & ~dot
+    point = np.where(dot.any(1), dot.argmax(1), n)  # the dot's index, or the length when there is none
+    if int(point.max()) + d > 19:
+        return None
+    exponent = np.where(digit, (point + (d - 1))[:, None] - j + (j > point[:, None]), 0)
+    return (np.where(digit, g - 48, 0).astype(np.uint64) * _POW10[exponent]).sum(1).tolist()
+
+
+def _minor_units_py(texts: Sequence[bytes], d: int) -> list[int]:
+    """Integer minor units of plain amounts: the whole digits followed by the fraction padded to ``d`` digits."""
+    return [int(w + f.ljust(d, b"0")) for w, _, f in map(bytes.partition, texts, repeat(b"."))]
+
+
+class CsvPlan:
+    """The compiled pattern of plain data lines for one header, and the bulk conversion of a run of them."""
+
+    def __init__(self, header: Sequence[str], acc_col: int, bkt_col: int, asset_of: dict[int, int],
+                 decimals: Sequence[int], bucket_index: dict[str, int]) -> None:
+        buckets = {b.encode("utf-8"): i for b, i in bucket_index.items() if not _UNSAFE_BUCKET.search(b.encode())}
+        alternatives = b"|".join(re.escape(b) for b in sorted(buckets, key=len, reverse=True))
+        parts: list[bytes] = []
+        self.assets: list[tuple[int, int, int]] = []  # (column, slot, decimals)
+        longest = 0
+        for col in range(len(header)):
+            if col == acc_col:
+                parts.append(_ID)
+                longest += 256
+            elif col == bkt_col:
+                parts.append(b"(?:" + alternatives + b")")
+                longest += max(map(len, buckets), default=0)
+            else:
+                slot = asset_of[col]
+                d = decimals[slot]
+                parts.append(rb"[0-9]{1,20}(?:\.[0-9]{1,%d})?" % d if d else rb"[0-9]{1,20}")
+                self.assets.append((col, slot, d))
+                longest += 21 + d
+        self.acc_col, self.bkt_col, self.width = acc_col, bkt_col, len(header)
+        self.n_assets = len(decimals)
+        self.buckets = buckets
+        self.longest = longest + len(header) - 1
+        self.run = re.compile(b"(?:" + b",".join(parts) + rb"\r?\n)*+")
+        """Matches the longest run of plain lines from where it starts."""
+        self.usable = bool(buckets) and bool(self.assets)
+
+    def parse(self, chunk: bytes) -> tuple[list[str], list[int], list[list[int]], list[int]]:
+        """``(accounts, bucket indexes, amounts, per-slot sums)`` of ``chunk``, a run of plain lines.
+
+        The rows stop before the first with an amount of 2^64 minor units or more (the exact reader refuses it).
+        """
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n")
+        n = chunk.count(b"\n")
+        w = self.width
+        flat = chunk.replace(b"\n", b",").split(b",")
+        block = np.frombuffer(chunk, np.uint8)
+        ends = np.flatnonzero((block == 44) | (block == 10)).reshape(n, w)
+        starts = np.empty_like(ends)
+        starts[:, 1:] = ends[:, :-1] + 1
+        starts[1:, 0] = ends[:-1, -1] + 1
+        starts[0, 0] = 0
+        slots: list[list[int] | None] = [None] * self.n_assets
+        rows = n
+        for col, slot, d in self.assets:
+            vals = _minor_units_np(block, starts[:, col], ends[:, col], d)
+            if vals is None:
+                vals = _minor_units_py(flat[col:n * w:w], d)
+                if max(vals) >= U64_LIMIT:
+                    rows = min(rows, next(i for i, v in enumerate(vals) if v >= U64_LIMIT))
+            slots[slot] = vals
+        if rows < n:
+            slots = [v[:rows] if v is not None else None for v in slots]
+        accounts = list(map(bytes.decode, flat[self.acc_col:rows * w:w]))
+        bidx = list(map(self.buckets.__getitem__, flat[self.bkt_col:rows * w:w]))
+        sums = [sum(v) if v is not None else 0 for v in slots]
+        amounts = list(map(list, zip(*[v if v is not None else repeat(0) for v in slots])))
+        return accounts, bidx, amounts, sums
+
+
+def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
+              slow_record: Callable[[int], tuple[int, Any] | None],
+              plain: bool, totals: list[list[int]], grand: list[int],
+              account_total: Callable[[int, list[int], int, str], list[int]], stats: Any) -> Iterator[Any]:
+    """Yield ``(line, account_id, bucket_index, vector)`` for every data row after line ``lineno``.
+
+    ``slow_record(lineno)`` reads one record at the source's position with the exact reader and returns
+    ``(its last line, its row or None for a blank line)``, or None at the end of the file. ``plain``: the
+    row rule's vector is the amounts (so a block's sums bound every running total in it).
+    """
+    run = plan.run.match
+    want = MIN_BLOCK
+    while True:
+        buf, pos = src.buf, src.pos
+        if len(buf) - pos < want and not src.eof:
+            src.fill()
+            continue
+        end = buf.rfind(b"\n", pos, pos + want) + 1 or buf.find(b"\n", pos) + 1
+        if end <= pos:  # no whole line in the buffer
+            if not src.eof and len(buf) - pos <= max_line + 2:
+                src.fill()  # a partial line that may still be within the limit
+                continue
+            if src.eof and pos >= len(buf):
+                return
+        else:
+            stop = run(buf, pos, end).end()  # the plain lines from pos
+            whole = stop == end
+            want = min(MAX_BLOCK, 2 * want) if whole else max(MIN_BLOCK, 2 * (stop - pos))
+            if stop > pos:
+                chunk = buf[pos:stop]
+                accounts, bidx, amounts, sums = plan.parse(chunk)
+                n = len(accounts)
+                if n < chunk.count(b"\n"):  # stopped before an amount of 2^64 or more
+                    whole = False
+                    stop = pos
+                    for _ in range(n):
+                        stop = buf.index(b"\n", stop) + 1
+                src.pos = stop
+                lines = range(lineno + 1, lineno + 1 + n)
+                lineno += n
+                if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
+                    for a, s in enumerate(sums):
+                        grand[a] += s
+                    for row in zip(lines, accounts, bidx, amounts):
+                        tot = totals[row[2]]
+                        tot[:] = map(add, tot, row[3])
+                        stats.rows += 1
+                        yield row
+                else:
+                    for line, account, b, vals in zip(lines, accounts, bidx, amounts):
+                        vals = account_total(b, vals, line, account)
+                        stats.rows += 1
+                        yield line, account, b, vals
+            if whole:
+                continue
+        rec = slow_record(lineno)  # the exact reader, for one record
+        if rec is None:
+            return
+        lineno, row = rec
+        if row is not None:
+            yield row
