@@ -54,8 +54,8 @@ class BlockSource:
     one chunk plus one line is held.
     """
 
-    def __init__(self, fh: IO[bytes], chunk: int = CHUNK) -> None:
-        self.fh, self.chunk = fh, chunk
+    def __init__(self, fh: IO[bytes], chunk: int | None = None) -> None:
+        self.fh, self.chunk = fh, chunk or CHUNK
         self.buf, self.pos, self.eof = b"", 0, False
 
     def fill(self) -> None:
