@@ -267,8 +267,11 @@ def read_ledger(
         if fmt == "jsonl":
             yield from _read_jsonl(_decoded_lines(fh, name), name, config, bucket_index, amount, account_total, stats)
         elif fmt == "csv":
-            bulk = (type(rule) is PlainRows, totals, grand) if FAST_CSV else None
-            yield from _read_csv(BlockSource(fh), name, config, bucket_index, amount, account_total, stats, bulk)
+            if FAST_CSV:
+                bulk = (type(rule) is PlainRows, totals, grand)
+                yield from _read_csv(BlockSource(fh), name, config, bucket_index, amount, account_total, stats, bulk)
+            else:
+                yield from _read_csv(fh, name, config, bucket_index, amount, account_total, stats)
         else:
             raise BadInput(f"unknown ledger format {fmt!r} (csv or jsonl)", file=name)
     if stats.rows == 0:
