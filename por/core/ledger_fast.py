@@ -33,6 +33,7 @@ from operator import add, concat
 from typing import IO, Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from por.core.encoding import U64_LIMIT
 
@@ -44,6 +45,7 @@ MIN_BLOCK = 1 << 12
 _ID = rb"[!#-+\--~]{1,256}"  # printable ASCII but space, '"' and ','; at most 256 bytes
 _UNSAFE_BUCKET = re.compile(rb'[,"\r\n\x00]')
 _POW10 = 10 ** np.arange(20, dtype=np.uint64)
+_PAD = 24
 
 
 class BlockSource:
@@ -83,24 +85,28 @@ class BlockSource:
         return line
 
 
-def _minor_units_np(block: Any, starts: Any, ends: Any, d: int) -> list[int] | None:
-    """Integer minor units of the plain amounts ``block[starts[i]:ends[i]]`` (``digits[.digits]``, at most ``d``
-    fraction digits), computed in uint64 -- or None when a whole part is long enough that a value could reach
-    10^19 (those go through :func:`_minor_units_py`)."""
-    n = ends - starts
-    width = int(n.max())
-    j = np.arange(width)
-    idx = starts[:, None] + j
-    np.minimum(idx, len(block) - 1, out=idx)
-    g = block[idx]
-    inside = j < n[:, None]
-    dot = (g == 46) & inside
-    digit = inside & ~dot
-    point = np.where(dot.any(1), dot.argmax(1), n)  # the dot's index, or the length when there is none
-    if int(point.max()) + d > 19:
+def _minor_units_np(padded: Any, dots: Any, starts: Any, ends: Any, d: int) -> list[int] | None:
+    """Integer minor units of the plain amounts ``digits[.digits]`` (at most ``d`` fraction digits) at
+    ``starts[i]:ends[i]`` of a block, computed exactly in uint64 -- or None when a whole part is so long that a
+    value could reach 10^19 (those go through :func:`_minor_units_py`).
+
+    ``padded`` is the block with :data:`_PAD` zero bytes on both sides; ``dots`` the sorted offsets of every
+    ``.`` in the block. Each amount is read through a window aligned on its decimal point (or its end), so
+    every window column has one fixed weight: ``10^(d-1-t)`` for whole digits ``t < 0`` places left of the
+    point, ``10^(d-t)`` for fraction digits, 0 for the point; bytes outside the field count as zero digits.
+    """
+    point = ends
+    if len(dots):
+        k = dots[np.minimum(np.searchsorted(dots, starts), len(dots) - 1)]
+        point = np.where((k >= starts) & (k < ends), k, ends)
+    whole = int((point - starts).max())
+    if whole + d > 19:
         return None
-    exponent = np.where(digit, (point + (d - 1))[:, None] - j + (j > point[:, None]), 0)
-    return (np.where(digit, g - 48, 0).astype(np.uint64) * _POW10[exponent]).sum(1).tolist()
+    t = np.arange(-whole, d + 1)
+    weight = np.where(t == 0, 0, _POW10[np.where(t < 0, d - 1 - t, d - t)])
+    window = sliding_window_view(padded, whole + 1 + d)[point - whole + _PAD]
+    inside = (t >= (starts - point)[:, None]) & (t < (ends - point)[:, None])
+    return (np.where(inside, window - 48, 0).astype(np.uint64) @ weight).tolist()
 
 
 def _minor_units_py(texts: Sequence[bytes], d: int) -> list[int]:
@@ -155,10 +161,13 @@ class CsvPlan:
         starts[:, 1:] = ends[:, :-1] + 1
         starts[1:, 0] = ends[:-1, -1] + 1
         starts[0, 0] = 0
+        padded = np.zeros(len(chunk) + 2 * _PAD, np.uint8)
+        padded[_PAD:-_PAD] = block
+        dots = np.flatnonzero(block == 46)
         slots: list[list[int] | None] = [None] * self.n_assets
         rows = n
         for col, slot, d in self.assets:
-            vals = _minor_units_np(block, starts[:, col], ends[:, col], d)
+            vals = _minor_units_np(padded, dots, starts[:, col], ends[:, col], d)
             if vals is None:
                 vals = _minor_units_py(flat[col:n * w:w], d)
                 if max(vals) >= U64_LIMIT:
