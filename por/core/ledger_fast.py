@@ -29,7 +29,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
-from operator import add, concat
 from typing import IO, Any
 
 import numpy as np
@@ -85,7 +84,7 @@ class BlockSource:
         return line
 
 
-def _minor_units_np(padded: Any, dots: Any, starts: Any, ends: Any, d: int) -> list[int] | None:
+def _minor_units_np(padded: Any, dots: Any, starts: Any, ends: Any, d: int) -> Any:
     """Integer minor units of the plain amounts ``digits[.digits]`` (at most ``d`` fraction digits) at
     ``starts[i]:ends[i]`` of a block, computed exactly in uint64 -- or None when a whole part is so long that a
     value could reach 10^19 (those go through :func:`_minor_units_py`).
@@ -106,7 +105,7 @@ def _minor_units_np(padded: Any, dots: Any, starts: Any, ends: Any, d: int) -> l
     weight = np.where(t == 0, 0, _POW10[np.where(t < 0, d - 1 - t, d - t)])
     window = sliding_window_view(padded, whole + 1 + d)[point - whole + _PAD]
     inside = (t >= (starts - point)[:, None]) & (t < (ends - point)[:, None])
-    return (np.where(inside, window - 48, 0).astype(np.uint64) @ weight).tolist()
+    return np.where(inside, window - 48, 0).astype(np.uint64) @ weight
 
 
 def _minor_units_py(texts: Sequence[bytes], d: int) -> list[int]:
@@ -145,8 +144,9 @@ class CsvPlan:
         """Matches the longest run of plain lines from where it starts."""
         self.usable = bool(buckets) and bool(self.assets)
 
-    def parse(self, chunk: bytes) -> tuple[list[str], list[int], list[list[int]], list[int]]:
-        """``(accounts, bucket indexes, amounts, per-slot sums)`` of ``chunk``, a run of plain lines.
+    def parse(self, chunk: bytes) -> tuple[list[str], list[int], list[list[int]], list[int], Any]:
+        """``(accounts, bucket indexes, amounts, per-slot sums, amounts as a uint64 matrix)`` of ``chunk``, a run
+        of plain lines.
 
         The rows stop before the first with an amount of 2^64 minor units or more (the exact reader refuses it).
         """
@@ -165,21 +165,41 @@ class CsvPlan:
         padded[_PAD:-_PAD] = block
         dots = np.flatnonzero(block == 46)
         slots: list[list[int] | None] = [None] * self.n_assets
+        arrays: list[Any] = [None] * self.n_assets
         rows = n
         for col, slot, d in self.assets:
-            vals = _minor_units_np(padded, dots, starts[:, col], ends[:, col], d)
-            if vals is None:
+            arr = _minor_units_np(padded, dots, starts[:, col], ends[:, col], d)
+            if arr is None:
                 vals = _minor_units_py(flat[col:n * w:w], d)
                 if max(vals) >= U64_LIMIT:
                     rows = min(rows, next(i for i, v in enumerate(vals) if v >= U64_LIMIT))
-            slots[slot] = vals
+            else:
+                vals = arr.tolist()
+            slots[slot], arrays[slot] = vals, arr
         if rows < n:
             slots = [v[:rows] if v is not None else None for v in slots]
+        matrix = np.zeros((rows, self.n_assets), np.uint64)
+        for slot, v in enumerate(slots):
+            if v is not None:
+                matrix[:, slot] = arrays[slot][:rows] if arrays[slot] is not None else v
         accounts = list(map(bytes.decode, flat[self.acc_col:rows * w:w]))
         bidx = list(map(self.buckets.__getitem__, flat[self.bkt_col:rows * w:w]))
         sums = [sum(v) if v is not None else 0 for v in slots]
         amounts = list(map(list, zip(*[v if v is not None else repeat(0) for v in slots])))
-        return accounts, bidx, amounts, sums
+        return accounts, bidx, amounts, sums, matrix
+
+
+def running_totals(totals: list[list[int]], bidx: list[int], matrix: Any) -> list[list[int]]:
+    """Each row's bucket totals once it is added: ``totals[b]`` plus the rows of bucket ``b`` up to it.
+
+    Exact in uint64 only when every bucket's final total is below 2^64 (the caller checks; amounts >= 0).
+    """
+    out = np.empty_like(matrix)
+    buckets = np.asarray(bidx)
+    for b in set(bidx):
+        mask = buckets == b
+        out[mask] = np.cumsum(matrix[mask], axis=0) + np.array(totals[b], dtype=np.uint64)
+    return out.tolist()
 
 
 def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
@@ -212,7 +232,7 @@ def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
             want = min(MAX_BLOCK, 2 * want) if whole else max(MIN_BLOCK, 2 * (stop - pos))
             if stop > pos:
                 chunk = buf[pos:stop]
-                accounts, bidx, amounts, sums = plan.parse(chunk)
+                accounts, bidx, amounts, sums, matrix = plan.parse(chunk)
                 n = len(accounts)
                 if n < chunk.count(b"\n"):  # stopped before an amount of 2^64 or more
                     whole = False
@@ -225,9 +245,9 @@ def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
                 if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
                     for a, s in enumerate(sums):
                         grand[a] += s
-                    for row in zip(lines, accounts, bidx, amounts):
-                        tot = totals[row[2]]
-                        tot[:] = map(add, tot, row[3])
+                    for row, running in zip(zip(lines, accounts, bidx, amounts),
+                                            running_totals(totals, bidx, matrix)):
+                        totals[row[2]][:] = running
                         stats.rows += 1
                         yield row
                 else:
