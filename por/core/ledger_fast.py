@@ -9,8 +9,10 @@ without quotes, commas or surrounding spaces (at most 256 bytes), one of the
 config's bucket ids verbatim, non-negative ``digits[.digits]`` amounts with at
 most the asset's decimals, then ``\\n`` or ``\\r\\n``. For such a line the
 :mod:`csv` module's fields are the comma-split ones and every check of the
-exact reader passes, so the rows are the same; amounts become integers by
-``int(whole + fraction padded to the declared decimals)`` over whole columns.
+exact reader passes, so the rows are the same. Amounts become integers exactly:
+in uint64 by numpy, each read through a window aligned on its decimal point
+(:func:`_minor_units_np`), or -- when a whole part is long enough to come near
+2^64 -- by ``int(whole + fraction padded to the declared decimals)``.
 
 Anything else -- a quote, a sign, an exponent, a space, a BOM, a blank line,
 non-ASCII text, too many decimals, an amount of 2^64 minor units or more, a
