@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ import por.core.ledger as ledger_mod
 import por.core.ledger_fast as fast_mod
 from por.core.config import SnapshotConfig, load_config
 from por.core.errors import BadInput
-from por.core.ledger import MAX_LINE_BYTES, LedgerStats, read_ledger
+from por.core.ledger import MAX_LINE_BYTES, LedgerStats, read_ledger, read_ledger_batches
 from por.modes.values import values_for
 
 from .conftest import EXAMPLES
@@ -62,10 +63,32 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_mod, "MAX_BLOCK", 64)
 
 
+def batched(path: Path, config: SnapshotConfig, *, margin: bool = False, clamp: bool = False) -> tuple[Any, ...]:
+    """The rows of read_ledger_batches flattened, the final stats, and the error that ended the read (or None)."""
+    stats = LedgerStats()
+    seen: list[Any] = []
+    error = None
+    try:
+        rows = values_for(config).rows() if margin else None
+        for batch in read_ledger_batches(path, config, stats=stats, clamp_negative=clamp, rows=rows, size=3):
+            assert batch.vectors.dtype == np.uint64 and batch.vectors.shape[0] == len(batch)
+            seen += [(int(ln), a.decode("utf-8"), int(b), [int(x) for x in v])
+                     for ln, a, b, v in zip(batch.lines, batch.accounts, batch.buckets, batch.vectors)]
+    except BadInput as exc:
+        error = (str(exc), exc.reason, exc.file, exc.line, exc.column, exc.field)
+    return seen, (stats.rows, stats.clamped, stats.debts, stats.accounts_with_debt, stats.totals), error
+
+
 def same(path: Path, config: SnapshotConfig, **kw: Any) -> tuple[list[Any], Any]:
     exact = outcome(path, config, fast=False, **kw)
     quick = outcome(path, config, fast=True, **kw)
     assert quick == exact
+    rows, error = exact
+    got_rows, got_stats, got_error = batched(path, config, **kw)
+    assert got_error == error
+    if error is None:  # batches end at an error, rows just before it: compare whole reads only
+        assert got_rows == [r[0] for r in rows]
+        assert got_stats == (rows[-1][1:] if rows else got_stats)
     return exact
 
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from por.core.batchhash import Segment, digests, hash_rows, ragged
+
 FORMAT_VERSION = 1
 """Version of every hashed layout and JSON document in SPEC.md; bumped on any change.
 
@@ -65,6 +67,18 @@ def lp(data: bytes | str) -> bytes:
     if isinstance(data, str):
         data = data.encode("utf-8")
     return len(data).to_bytes(4, "big") + data
+
+
+def lp_rows(items: Sequence[bytes]) -> list[Segment]:
+    """:func:`lp` of each of ``items`` (UTF-8 bytes) as hash-row segments: their ``u32`` lengths, then the bytes."""
+    blob, offsets = ragged(items)
+    return [(np.diff(offsets).astype(">u4"), 4), (blob, offsets)]
+
+
+def sums_rows(values: np.ndarray) -> list[Segment]:
+    """:func:`sums` of each row of the ``(n, A)`` uint64 array ``values`` as hash-row segments."""
+    n, a = values.shape
+    return [u16(a), (np.ascontiguousarray(values, dtype=">u8"), 8 * a)]
 
 
 def tag(name: str) -> bytes:
@@ -201,10 +215,7 @@ def _node_hashes_encoded(hashes: np.ndarray, vecs: np.ndarray, assets: int) -> n
         buf[:, off : off + HASH_LEN] = hashes[side::2]
         buf[:, off + HASH_LEN : off + HASH_LEN + 2] = count
         buf[:, off + HASH_LEN + 2 : off + child] = vecs[side::2]
-    mv = memoryview(buf).cast("B")
-    sha = _sha256
-    out = b"".join([sha(mv[i : i + width]).digest() for i in range(0, m * width, width)])
-    return np.frombuffer(out, dtype=np.uint8).reshape(m, HASH_LEN)
+    return digests(hash_rows(m, [(buf, width)]))
 
 
 # ---------------------------------------------------------------- buckets and root

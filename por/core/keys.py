@@ -17,12 +17,14 @@ import hmac
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from por.core.batchhash import Segment, hash_rows
 from por.core.encoding import FORMAT_VERSION, lp, u64
 from por.core.errors import BadInput
 from por.core.fileio import atomic_write_bytes
@@ -108,6 +110,12 @@ class Prf:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()
+
+    def many(self, n: int, segments: Sequence[Segment]) -> bytes:
+        """This HMAC (SHA-256 only) of ``n`` messages given as rows of segments (:func:`~por.core.batchhash.hash_rows`)."""
+        if self._inner.name != "sha256":
+            raise ValueError("batch HMAC is SHA-256 only")
+        return hash_rows(n, segments, key=self.key)
 
 
 def _unavailable(message: bytes) -> bytes:

@@ -26,14 +26,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
+
+import numpy as np
 
 from por.core.config import SnapshotConfig
 from por.core.encoding import U64_LIMIT
 from por.core.errors import BadInput
 from por.core.fileio import reject_duplicate_keys
 from por.core.decimals import format_decimal
-from por.core.ledger_fast import BlockSource, CsvPlan, fast_rows
+from por.core.ledger_fast import BlockSource, CsvPlan, RowBatch, fast_batches, fast_rows
 
 MAX_ACCOUNT_ID_BYTES = 256
 MAX_LINE_BYTES = 65_536
@@ -179,6 +181,44 @@ def detect_format(path: Path) -> str:
     return "jsonl" if Path(path).suffix.lower() in (".jsonl", ".ndjson") else "csv"
 
 
+def read_ledger_batches(
+    path: Path,
+    config: SnapshotConfig,
+    *,
+    clamp_negative: bool = False,
+    stats: LedgerStats | None = None,
+    fmt: str | None = None,
+    rows: RowRule | None = None,
+    size: int = 1 << 16,
+) -> Iterator[RowBatch]:
+    """The rows of :func:`read_ledger` (same checks, errors and stats), as :class:`RowBatch` columns.
+
+    Runs of plain CSV lines come as one batch each (no Python object per row but the account id); other
+    rows are grouped ``size`` at a time. Stats are complete once the iterator is exhausted.
+    """
+    stats = stats if stats is not None else LedgerStats()
+    width = (rows or PlainRows(len(config.assets))).width
+    pending: list[tuple[int, str, int, list[int]]] = []
+
+    def flush() -> RowBatch:
+        lines, accounts, buckets, vectors = zip(*pending)
+        pending.clear()
+        return RowBatch(np.array(lines, dtype=np.int64), [a.encode("utf-8") for a in accounts],
+                        np.array(buckets, dtype=np.int64), np.array(vectors, dtype=np.uint64).reshape(-1, width))
+
+    for item in _read(path, config, clamp_negative, stats, fmt, rows, batches=True):
+        if isinstance(item, RowBatch):
+            if pending:
+                yield flush()
+            yield item
+        else:
+            pending.append(item)
+            if len(pending) >= size:
+                yield flush()
+    if pending:
+        yield flush()
+
+
 def read_ledger(
     path: Path,
     config: SnapshotConfig,
@@ -203,6 +243,12 @@ def read_ledger(
     vector yielded (default :class:`PlainRows`: the amounts); every slot's totals are
     checked below 2^64.
     """
+    return _read(path, config, clamp_negative, stats, fmt, rows, batches=False)
+
+
+def _read(path: Path, config: SnapshotConfig, clamp_negative: bool, stats: LedgerStats | None, fmt: str | None,
+          rows: RowRule | None, *, batches: bool) -> Iterator[Any]:
+    """:func:`read_ledger`'s rows; with ``batches``, runs of plain CSV lines as :class:`RowBatch` among them."""
     path = Path(path)
     stats = stats if stats is not None else LedgerStats()
     fmt = fmt or detect_format(path)
@@ -268,7 +314,7 @@ def read_ledger(
             yield from _read_jsonl(_decoded_lines(fh, name), name, config, bucket_index, amount, account_total, stats)
         elif fmt == "csv":
             if FAST_CSV:
-                bulk = (type(rule) is PlainRows, totals, grand)
+                bulk = (type(rule) is PlainRows, totals, grand, batches)
                 yield from _read_csv(BlockSource(fh), name, config, bucket_index, amount, account_total, stats, bulk)
             else:
                 yield from _read_csv(fh, name, config, bucket_index, amount, account_total, stats)
@@ -279,8 +325,9 @@ def read_ledger(
 
 
 def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bulk=None):
-    """CSV rows (see :func:`read_ledger`). ``bulk`` = ``(plain rule?, bucket totals, grand totals)`` lets plain
-    data lines go through :func:`por.core.ledger_fast.fast_rows`; every other record is read here, exactly."""
+    """CSV rows (see :func:`read_ledger`). ``bulk`` = ``(plain rule?, bucket totals, grand totals, batches?)`` lets
+    plain data lines go through :func:`por.core.ledger_fast.fast_rows` (or, with ``batches``, ``fast_batches``);
+    every other record is read here, exactly."""
     reader = csv.reader(_decoded_lines(src, name), strict=True)
     n_assets = len(config.assets)
     try:
@@ -353,8 +400,9 @@ def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bul
         line = base + one.line_num
         return line, (exact_row(row, line) if row else None)
 
-    plain, totals, grand = bulk
-    yield from fast_rows(src, hline, plan, MAX_LINE_BYTES, slow_record, plain, totals, grand, account_total, stats)
+    plain, totals, grand, batches = bulk
+    reader = fast_batches if batches else fast_rows
+    yield from reader(src, hline, plan, MAX_LINE_BYTES, slow_record, plain, totals, grand, account_total, stats)
 
 
 def _read_jsonl(lines, name, config, bucket_index, amount, account_total, stats):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import IO, Any
 
@@ -47,6 +48,19 @@ _ID = rb"[!#-+\--~]{1,256}"  # printable ASCII but space, '"' and ','; at most 2
 _UNSAFE_BUCKET = re.compile(rb'[,"\r\n\x00]')
 _POW10 = 10 ** np.arange(20, dtype=np.uint64)
 _PAD = 24
+
+
+@dataclass
+class RowBatch:
+    """Consecutive ledger rows as columns: line numbers, UTF-8 account ids, bucket indexes, ``(n, V)`` uint64 vectors."""
+
+    lines: np.ndarray
+    accounts: list[bytes]
+    buckets: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.accounts)
 
 
 class BlockSource:
@@ -147,8 +161,8 @@ class CsvPlan:
         self.usable = bool(buckets) and bool(self.assets)
 
     def parse(self, chunk: bytes) -> tuple[list[str], list[int], list[list[int]], list[int], Any]:
-        """``(accounts, bucket indexes, amounts, per-slot sums, amounts as a uint64 matrix)`` of ``chunk``, a run
-        of plain lines.
+        """``(account ids as UTF-8, bucket indexes, amounts, per-slot sums, amounts as a uint64 matrix)`` of
+        ``chunk``, a run of plain lines.
 
         The rows stop before the first with an amount of 2^64 minor units or more (the exact reader refuses it).
         """
@@ -184,7 +198,7 @@ class CsvPlan:
         for slot, v in enumerate(slots):
             if v is not None:
                 matrix[:, slot] = arrays[slot][:rows] if arrays[slot] is not None else v
-        accounts = list(map(bytes.decode, flat[self.acc_col:rows * w:w]))
+        accounts = flat[self.acc_col:rows * w:w]
         bidx = list(map(self.buckets.__getitem__, flat[self.bkt_col:rows * w:w]))
         sums = [sum(v) if v is not None else 0 for v in slots]
         amounts = list(map(list, zip(*[v if v is not None else repeat(0) for v in slots])))
@@ -204,15 +218,13 @@ def running_totals(totals: list[list[int]], bidx: list[int], matrix: Any) -> lis
     return out.tolist()
 
 
-def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
-              slow_record: Callable[[int], tuple[int, Any] | None],
-              plain: bool, totals: list[list[int]], grand: list[int],
-              account_total: Callable[[int, list[int], int, str], list[int]], stats: Any) -> Iterator[Any]:
-    """Yield ``(line, account_id, bucket_index, vector)`` for every data row after line ``lineno``.
+def _runs(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
+          slow_record: Callable[[int], tuple[int, Any] | None]) -> Iterator[tuple[int, Any, Any]]:
+    """The data records after line ``lineno``, as ``(last line, parsed run, None)`` for each run of plain lines
+    (:meth:`CsvPlan.parse`'s tuple) and ``(last line, None, row or None)`` for each record read exactly.
 
     ``slow_record(lineno)`` reads one record at the source's position with the exact reader and returns
-    ``(its last line, its row or None for a blank line)``, or None at the end of the file. ``plain``: the
-    row rule's vector is the amounts (so a block's sums bound every running total in it).
+    ``(its last line, its row or None for a blank line)``, or None at the end of the file.
     """
     run = plan.run.match
     want = MIN_BLOCK
@@ -234,34 +246,82 @@ def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
             want = min(MAX_BLOCK, 2 * want) if whole else max(MIN_BLOCK, 2 * (stop - pos))
             if stop > pos:
                 chunk = buf[pos:stop]
-                accounts, bidx, amounts, sums, matrix = plan.parse(chunk)
-                n = len(accounts)
+                parsed = plan.parse(chunk)
+                n = len(parsed[0])
                 if n < chunk.count(b"\n"):  # stopped before an amount of 2^64 or more
                     whole = False
                     stop = pos
                     for _ in range(n):
                         stop = buf.index(b"\n", stop) + 1
                 src.pos = stop
-                lines = range(lineno + 1, lineno + 1 + n)
                 lineno += n
-                if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
-                    for a, s in enumerate(sums):
-                        grand[a] += s
-                    for row, running in zip(zip(lines, accounts, bidx, amounts),
-                                            running_totals(totals, bidx, matrix)):
-                        totals[row[2]][:] = running
-                        stats.rows += 1
-                        yield row
-                else:
-                    for line, account, b, vals in zip(lines, accounts, bidx, amounts):
-                        vals = account_total(b, vals, line, account)
-                        stats.rows += 1
-                        yield line, account, b, vals
+                if n:
+                    yield lineno, parsed, None
             if whole:
                 continue
         rec = slow_record(lineno)  # the exact reader, for one record
         if rec is None:
             return
         lineno, row = rec
-        if row is not None:
-            yield row
+        yield lineno, None, row
+
+
+def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
+              slow_record: Callable[[int], tuple[int, Any] | None],
+              plain: bool, totals: list[list[int]], grand: list[int],
+              account_total: Callable[[int, list[int], int, str], list[int]], stats: Any) -> Iterator[Any]:
+    """Yield ``(line, account_id, bucket_index, vector)`` for every data row after line ``lineno``.
+
+    ``plain``: the row rule's vector is the amounts (so a block's sums bound every running total in it).
+    """
+    for last, parsed, row in _runs(src, lineno, plan, max_line, slow_record):
+        if parsed is None:
+            if row is not None:
+                yield row
+            continue
+        raw, bidx, amounts, sums, matrix = parsed
+        accounts = list(map(bytes.decode, raw))
+        lines = range(last - len(accounts) + 1, last + 1)
+        if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
+            for a, s in enumerate(sums):
+                grand[a] += s
+            for row, running in zip(zip(lines, accounts, bidx, amounts), running_totals(totals, bidx, matrix)):
+                totals[row[2]][:] = running
+                stats.rows += 1
+                yield row
+        else:
+            for line, account, b, vals in zip(lines, accounts, bidx, amounts):
+                vals = account_total(b, vals, line, account)
+                stats.rows += 1
+                yield line, account, b, vals
+
+
+def fast_batches(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
+                 slow_record: Callable[[int], tuple[int, Any] | None],
+                 plain: bool, totals: list[list[int]], grand: list[int],
+                 account_total: Callable[[int, list[int], int, str], list[int]], stats: Any) -> Iterator[Any]:
+    """Like :func:`fast_rows`, but a run of plain lines comes as one :class:`~por.core.ledger.RowBatch` (its
+    bucket totals added at once); records read exactly come as rows, as there."""
+    width = len(totals[0]) if totals else 0
+    for last, parsed, row in _runs(src, lineno, plan, max_line, slow_record):
+        if parsed is None:
+            if row is not None:
+                yield row
+            continue
+        accounts, bidx, amounts, sums, matrix = parsed
+        first = last - len(accounts) + 1
+        if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
+            for a, s in enumerate(sums):
+                grand[a] += s
+            buckets = np.asarray(bidx, dtype=np.int64)
+            for b in set(bidx):
+                add = matrix[buckets == b].sum(axis=0, dtype=object)
+                totals[b][:] = [t + int(v) for t, v in zip(totals[b], add)]
+            vectors = matrix
+        else:
+            rows = [account_total(b, vals, line, account.decode())
+                    for line, account, b, vals in zip(range(first, last + 1), accounts, bidx, amounts)]
+            vectors = np.array(rows, dtype=np.uint64).reshape(len(rows), width)
+        stats.rows += len(accounts)
+        yield RowBatch(np.arange(first, last + 1, dtype=np.int64), accounts, np.asarray(bidx, dtype=np.int64),
+                       vectors)

@@ -47,7 +47,7 @@ from por.modes.commitments import (
     zero_debt_commitment,
 )
 from por.modes.values import BucketSummary, MarginValues, Values
-from por.tree.sumtree import Level, Node, NodeCheck, top_height
+from por.tree.sumtree import OneByOne, Level, Node, NodeCheck, top_height
 
 HEX33_RE = re.compile(r"0[23][0-9a-f]{64}")
 RANGE_BITS = 64
@@ -136,7 +136,7 @@ def _scalar_hex(r: int) -> str:
     return r.to_bytes(32, "big").hex()
 
 
-class HidingLeaves:
+class HidingLeaves(OneByOne):
     """Leaves hashed once their commitments are known; every level committed (in parallel for large trees)."""
 
     def __init__(self, snapshot_id: str, bucket_id: str, n_values: int, blinding_key: bytes, jobs: int | None,

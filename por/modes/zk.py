@@ -34,7 +34,7 @@ from por.core.progress import Progress
 from por.modes.base import EntryCheck, ProofSource
 from por.modes.public import PublicMode
 from por.modes.values import Values
-from por.tree.sumtree import Level, Node, sum_levels
+from por.tree.sumtree import OneByOne, Level, Node, sum_levels
 from por.zk import batch as zb
 from por.zk.circuits import CircuitKind, circuit_for
 from por.zk.groth16 import Proof, parse_proof
@@ -121,7 +121,7 @@ def batch_hash_levels(
 
 
 
-class ZkLeaves:
+class ZkLeaves(OneByOne):
     """Leaves as circuit inputs (``account ‖ salt`` field elements); the lowest ``k`` levels are Poseidon
     batches (in parallel for large trees), SHA-256 Merkle-sum nodes above them."""
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,12 +41,14 @@ from por.core.engine import Engine, SerialEngine
 from por.core.errors import BadInput
 from por.core.fileio import OWNER_FILE, atomic_write_bytes
 from por.core.keys import SnapshotKeys
-from por.core.ledger import LedgerStats, read_ledger
+from por.core.batchhash import ragged
+from por.core.ledger import LedgerStats, read_ledger_batches
 from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for
 from por.snapshot.document import Snapshot, root_of
-from por.snapshot.shards import PAD_CHUNK, ShardContext, pad_task, partition_of, shard_task, sort_task
-from por.tree.store import StoreWriter
+from por.snapshot.shards import (PAD_CHUNK, ShardContext, pad_task, partition_of, record_dtype, shard_task,
+                                 sort_task)
+from por.tree.store import AccountRows, StoreWriter
 from por.tree.sumtree import BuiltBucket, Level, bucket_heights, check_height
 
 MAX_SHARD_HEIGHT = 18
@@ -222,45 +223,51 @@ def _remove_dead_work_dirs(parent: Path) -> None:
 def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes: list[bytes], bits: int, work: Path,
                n_values: int, scheme: Any, clamp_negative: bool, check_accounts: bool,
                rep: Reporter) -> tuple[LedgerStats, list[int]]:
-    """Pass 1: read and validate the ledger, route every row to its partition file."""
+    """Pass 1: read and validate the ledger, route every row to its partition file (batch by batch)."""
     stats = LedgerStats()
     rep.phase("reading ledger", None)
-    pack = struct.Struct(f"<Q{n_values}Q").pack
-    position = keys.position
-    recs: dict[tuple[int, int], bytearray] = {}
-    ids: dict[tuple[int, int], bytearray] = {}
-    counts = [0] * len(config.buckets)
+    dt = record_dtype(n_values)
+    parts = 1 << bits
+    recs: dict[int, bytearray] = {}
+    ids: dict[int, bytearray] = {}
+    counts = np.zeros(len(config.buckets), dtype=np.int64)
 
-    def flush(k: tuple[int, int]) -> None:
-        for suffix, buf in (("bin", recs[k]), ("ids", ids[k])):
-            fd = os.open(work / f"rows-{k[0]}-{k[1]}.{suffix}", os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+    def flush(g: int) -> None:
+        b, p = divmod(g, parts)
+        for suffix, buf in (("bin", recs[g]), ("ids", ids[g])):
+            fd = os.open(work / f"rows-{b}-{p}.{suffix}", os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
             with os.fdopen(fd, "ab") as fh:
                 fh.write(buf)
             buf.clear()
 
-    rows = read_ledger(ledger, config, clamp_negative=clamp_negative, stats=stats,
-                       rows=scheme.values.rows(check_accounts=check_accounts))
-    done = 0
-    for line, account, b, amounts in rows:
-        key = position(scopes[b] + enc.lp(account))
-        k = (b, partition_of(key[0], bits))
-        buf = recs.get(k)
-        if buf is None:
-            buf = recs[k] = bytearray()
-            ids[k] = bytearray()
-        buf += key
-        buf += pack(line, *amounts)
-        ids[k] += account.encode("utf-8") + b"\n"
-        counts[b] += 1
-        if len(buf) >= _FLUSH:
-            flush(k)
-        done += 1
-        if done % 8192 == 0:
-            rep.advance(8192)
-    rep.advance(done % 8192)
-    for k in recs:
-        flush(k)
-    return stats, counts
+    batches = read_ledger_batches(ledger, config, clamp_negative=clamp_negative, stats=stats,
+                                  rows=scheme.values.rows(check_accounts=check_accounts))
+    for batch in batches:
+        n = len(batch)
+        sort_keys = keys.position.many(n, [ragged([scopes[b] for b in batch.buckets.tolist()]),
+                                           *enc.lp_rows(batch.accounts)])
+        rows = np.empty(n, dtype=dt)
+        rows["key"] = np.frombuffer(sort_keys, dtype="S32")
+        rows["line"] = batch.lines
+        rows["values"] = batch.vectors
+        group = batch.buckets * parts + partition_of(np.frombuffer(sort_keys, dtype=np.uint8)[0::32], bits)
+        order = np.argsort(group, kind="stable")
+        rows, group = rows[order], group[order]
+        accounts = batch.accounts
+        cuts = np.flatnonzero(np.diff(group)) + 1
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+            g = int(group[lo])
+            if g not in recs:
+                recs[g], ids[g] = bytearray(), bytearray()
+            recs[g] += rows[lo:hi].tobytes()
+            ids[g] += b"\n".join([accounts[i] for i in order[lo:hi].tolist()]) + b"\n"
+            if len(recs[g]) >= _FLUSH:
+                flush(g)
+        counts += np.bincount(batch.buckets, minlength=len(counts))
+        rep.advance(n)
+    for g in recs:
+        flush(g)
+    return stats, counts.tolist()
 
 
 def _store_shard(writer: StoreWriter, bucket: int, path: Path, n_values: int) -> None:
@@ -274,10 +281,8 @@ def _store_shard(writer: StoreWriter, bucket: int, path: Path, n_values: int) ->
             lvl += 1
         if "zk" in z:
             writer.add_zk_fields(bucket, z["zk"].tobytes())
-        ids = z["acc_ids"].tobytes().split(b"\n")[:-1]
-        keys, salts = z["acc_key"], z["acc_salt"]
-        writer.add_accounts(bucket, ((keys[i].tobytes(), ids[i].decode("utf-8"), pos, salts[i].tobytes(), line)
-                                     for i, (pos, line) in enumerate(zip(z["acc_pos"].tolist(), z["acc_line"].tolist()))))
+        writer.add_accounts(bucket, AccountRows(z["acc_key"], z["acc_ids"].tobytes().split(b"\n")[:-1], z["acc_pos"],
+                                                z["acc_salt"], z["acc_line"]))
     path.unlink()
 
 

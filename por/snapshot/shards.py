@@ -32,7 +32,7 @@ from por.core.errors import BadInput
 from por.core.fileio import atomic_write_bytes, atomic_writer
 from por.core.keys import Prf, SnapshotKeys
 from por.modes.registry import mode_for
-from por.tree.sumtree import first_duplicate, padding_hashes, padding_seeds
+from por.tree.sumtree import first_duplicate, key_order, padding_hashes, padding_seeds
 
 PAD_CHUNK = 1 << 20
 """Padding seeds derived per pad task."""
@@ -87,7 +87,7 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     rows_path = w / f"rows-{bucket}-{part}.bin"
     rows = np.fromfile(rows_path, dtype=dt) if rows_path.exists() else np.empty(0, dtype=dt)
     ids_path = w / f"rows-{bucket}-{part}.ids"
-    ids = ids_path.read_bytes().split(b"\n")[:-1] if ids_path.exists() else []
+    ids = np.fromfile(ids_path, dtype=np.uint8) if ids_path.exists() else np.empty(0, dtype=np.uint8)
     seeds = []
     for chunk, first, count in pad_slices:
         if count:
@@ -97,7 +97,7 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     pad_keys = np.frombuffer(b"".join(seeds), dtype="S32")
     n = len(rows)
     keys = np.concatenate([rows["key"], pad_keys])
-    order = np.argsort(keys, kind="stable")
+    order = key_order(keys)
     ranked = keys[order]
     dup = first_duplicate(ranked, order, n)
     if dup is not None:  # rows are in ledger order within a partition file
@@ -109,10 +109,15 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     real = order < n
     out["line"][real] = rows["line"][order[real]]
     out["values"][real] = rows["values"][order[real]]
-    sorted_ids = [ids[i] for i in order[real].tolist()]
+    ends = np.flatnonzero(ids == 10) + 1  # each id with its line end, in row order
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    src = order[real]
+    sizes = (ends - starts)[src]
     lengths = np.zeros(len(keys) + 1, dtype="<u8")
-    lengths[1:][real] = [len(x) + 1 for x in sorted_ids]
-    save_work_file(w / f"sorted-{bucket}-{part}.ids", b"".join(x + b"\n" for x in sorted_ids))
+    lengths[1:][real] = sizes
+    firsts = np.cumsum(sizes) - sizes
+    gather = np.repeat(starts[src] - firsts, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+    save_work_file(w / f"sorted-{bucket}-{part}.ids", ids[gather].tobytes())
     save_work_file(w / f"sorted-{bucket}-{part}.off", np.cumsum(lengths, dtype="<u8").tobytes())
     save_work_file(w / f"sorted-{bucket}-{part}.bin", out.tobytes())
     return len(keys)
@@ -163,15 +168,9 @@ def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int
     scope = SnapshotKeys.scope(ctx.config.snapshot_id, ctx.bucket_id)
     real = recs["line"] != 0
     n = int(real.sum())
-    salt_prf = keys.salt
-    salts = bytearray()
-    values = recs["values"][real].tolist()
-    for account, amounts in zip(ids, values):
-        account_id = account.decode("utf-8")
-        lp_account = enc.lp(account_id)
-        salt = salt_prf(scope + lp_account)
-        salts += salt
-        leaves.add(salt, lp_account, account_id, amounts)
+    lp_ids = enc.lp_rows(ids)
+    salts = keys.salt.many(n, [scope, *lp_ids])
+    leaves.add_many(salts, ids, lp_ids, recs["values"][real])
     seeds = recs["key"][~real].tobytes()
     pad_hashes = padding_hashes(scope, seeds)
     order = np.empty(len(recs), dtype=np.int64)

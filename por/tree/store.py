@@ -5,11 +5,17 @@ Tables::
 
     meta(key TEXT PRIMARY KEY, value TEXT)                  -- 'format', 'snapshot', 'nonce-key', 'position-key'
     buckets(bucket, scope)                                  -- lp(snapshot_id) ‖ lp(bucket_id) per bucket
-    accounts(bucket, key, account_id, position, salt, line) -- one row per leaf; PK (bucket, sort key)
+    accounts(bucket, first_key, keys, positions, salts, lines, id_offsets, ids)
+                                                            -- the leaves' accounts in chunks of CHUNK, in sort-key
+                                                               (= position) order; PK (bucket, first sort key)
     levels(bucket, level, chunk, hashes, sums, commits, blinds)  -- tree levels in chunks of CHUNK nodes
     zk_leaves(bucket, chunk, fields)                        -- zk mode: account ‖ salt field elements per leaf
 
-``bucket`` is the index of the bucket in canonical (sorted) order; ``hashes`` is
+``bucket`` is the index of the bucket in canonical (sorted) order. An accounts chunk holds consecutive leaves
+of real accounts: ``keys`` their 32-byte sort keys (ascending), ``positions`` and ``lines`` little-endian
+u64 each, ``salts`` 32 bytes each, ``ids`` the UTF-8 account ids concatenated, ``id_offsets`` the ``n + 1``
+little-endian u32 offsets of each id in ``ids``; an account is found with one indexed lookup (the chunk
+with the largest first key not above its key) and a binary search inside the chunk. ``hashes`` is
 32 bytes per node, ``sums`` is V big-endian u64 per node (the mode's value vector,
 :mod:`por.modes.values`). In hiding mode ``commits`` holds V 33-byte commitments per
 node and ``blinds`` their V 32-byte blinding sums (empty blobs in public mode). In zk mode the lowest ``k`` levels
@@ -23,7 +29,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +49,47 @@ class StoredNode:
     commits: tuple[bytes, ...]
     blinds: list[int]
 
+@dataclass
+class AccountRows:
+    """Consecutive account leaves of one bucket, in sort-key order: ``(n, 32)`` uint8 sort keys and salts,
+    int64 positions and ledger lines, and the UTF-8 account ids."""
+
+    keys: np.ndarray
+    ids: list[bytes]
+    positions: np.ndarray
+    salts: np.ndarray
+    lines: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def slice(self, lo: int, hi: int) -> "AccountRows":
+        return AccountRows(self.keys[lo:hi], self.ids[lo:hi], self.positions[lo:hi], self.salts[lo:hi],
+                           self.lines[lo:hi])
+
+    @staticmethod
+    def concat(parts: Sequence["AccountRows"]) -> "AccountRows":
+        return AccountRows(np.concatenate([p.keys for p in parts]), [i for p in parts for i in p.ids],
+                           np.concatenate([p.positions for p in parts]), np.concatenate([p.salts for p in parts]),
+                           np.concatenate([p.lines for p in parts]))
+
+    def id_blob(self) -> tuple[bytes, np.ndarray]:
+        """The ids concatenated and their ``n + 1`` offsets."""
+        offsets = np.zeros(len(self.ids) + 1, dtype=np.int64)
+        np.cumsum([len(i) for i in self.ids], out=offsets[1:])
+        return b"".join(self.ids), offsets
+
+
 CHUNK = 4096
-STORE_FORMAT = "por-store-4"
+STORE_FORMAT = "por-store-5"
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE buckets(bucket INTEGER PRIMARY KEY, scope BLOB NOT NULL);
 CREATE TABLE accounts(
-  bucket INTEGER NOT NULL, key BLOB NOT NULL, account_id TEXT NOT NULL, position INTEGER NOT NULL,
-  salt BLOB NOT NULL, line INTEGER NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+  bucket INTEGER NOT NULL, first_key BLOB NOT NULL, keys BLOB NOT NULL, positions BLOB NOT NULL,
+  salts BLOB NOT NULL, lines BLOB NOT NULL, id_offsets BLOB NOT NULL, ids BLOB NOT NULL,
+  PRIMARY KEY (bucket, first_key)) WITHOUT ROWID;
 CREATE TABLE levels(
   bucket INTEGER NOT NULL, level INTEGER NOT NULL, chunk INTEGER NOT NULL,
   hashes BLOB NOT NULL, sums BLOB NOT NULL, commits BLOB NOT NULL, blinds BLOB NOT NULL,
@@ -111,6 +149,7 @@ class StoreWriter:
         self.db.execute("BEGIN")
         self._levels: dict[tuple[int, int], _Chunker] = {}
         self._zk: dict[int, _Chunker] = {}
+        self._accounts: dict[int, AccountRows] = {}
 
     def add_level(self, bucket: int, level: int, lv: Level) -> None:
         """Append the nodes of ``lv`` (consecutive nodes of one level) to the bucket's level ``level``."""
@@ -138,10 +177,21 @@ class StoreWriter:
         if rows:
             self.db.executemany("INSERT INTO zk_leaves VALUES (?,?,?)", rows)
 
-    def add_accounts(self, bucket: int, rows: Iterable[tuple[bytes, str, int, bytes, int]]) -> None:
-        """Account rows ``(sort key, account_id, position, salt, line)`` of a bucket, in sort-key order."""
-        self.db.executemany("INSERT INTO accounts VALUES (?,?,?,?,?,?)",
-                            ((bucket, k, a, p, s, ln) for k, a, p, s, ln in rows))
+    def add_accounts(self, bucket: int, accounts: AccountRows) -> None:
+        """The next accounts of a bucket, in sort-key order (any number; chunks are cut here)."""
+        pend = self._accounts.get(bucket)
+        pend = accounts if pend is None else AccountRows.concat([pend, accounts])
+        while len(pend) >= CHUNK:
+            self._insert_accounts(bucket, pend.slice(0, CHUNK))
+            pend = pend.slice(CHUNK, len(pend))
+        self._accounts[bucket] = pend
+
+    def _insert_accounts(self, bucket: int, a: AccountRows) -> None:
+        if len(a):
+            ids, offsets = a.id_blob()
+            self.db.execute("INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?)",
+                            (bucket, a.keys[0].tobytes(), a.keys.tobytes(), a.positions.astype("<u8").tobytes(),
+                             a.salts.tobytes(), a.lines.astype("<u8").tobytes(), offsets.astype("<u4").tobytes(), ids))
 
     def end_bucket(self, bucket: int) -> None:
         """Write the bucket's last partial chunks."""
@@ -150,6 +200,8 @@ class StoreWriter:
                 self._emit_levels(b, level, ch, final=True)
         if bucket in self._zk:
             self._emit_zk(bucket, self._zk[bucket], final=True)
+        if bucket in self._accounts:
+            self._insert_accounts(bucket, self._accounts.pop(bucket))
 
     def finish(self, snapshot_json: str, nonce_key: bytes, position_key: bytes, scopes: list[bytes], *,
                zk_setup: Path | None = None) -> None:
@@ -242,19 +294,43 @@ class Store:
         lp_account = lp(account_id)
         out = []
         for bucket, scope in scopes:
-            row = self.db.execute("SELECT position, salt, account_id FROM accounts WHERE bucket=? AND key=?",
-                                  (bucket, prf(bytes(scope) + lp_account))).fetchone()
-            if row is not None and row[2] == account_id:
-                out.append((bucket, row[0], row[1]))
+            key = prf(bytes(scope) + lp_account)
+            row = self.db.execute(
+                "SELECT keys, positions, salts, id_offsets, ids FROM accounts WHERE bucket=? AND first_key<=? "
+                "ORDER BY first_key DESC LIMIT 1", (bucket, key)).fetchone()
+            if row is None:
+                continue
+            keys = np.frombuffer(row[0], dtype="S32")
+            i = int(np.searchsorted(keys, key))
+            if i < len(keys) and keys[i] == key:
+                offs = np.frombuffer(row[3], dtype="<u4")
+                if row[4][int(offs[i]):int(offs[i + 1])] == account_id.encode("utf-8"):
+                    position = int(np.frombuffer(row[1], dtype="<u8")[i])
+                    out.append((bucket, position, bytes(row[2][32 * i:32 * i + 32])))
         return out
 
+    def bucket_accounts(self, bucket: int) -> Iterator[tuple[str, int, bytes]]:
+        """``(account_id, position, salt)`` of every account leaf of a bucket, in position order."""
+        for positions, salts, offsets, ids in self.db.execute(
+                "SELECT positions, salts, id_offsets, ids FROM accounts WHERE bucket=? ORDER BY first_key", (bucket,)):
+            offs = np.frombuffer(offsets, dtype="<u4").tolist()
+            for i, pos in enumerate(np.frombuffer(positions, dtype="<u8").tolist()):
+                yield bytes(ids[offs[i]:offs[i + 1]]).decode("utf-8"), pos, bytes(salts[32 * i:32 * i + 32])
+
+    def _account_ids(self) -> set[bytes]:
+        found: set[bytes] = set()
+        for offsets, ids in self.db.execute("SELECT id_offsets, ids FROM accounts"):
+            offs = np.frombuffer(offsets, dtype="<u4").tolist()
+            found.update(ids[a:b] for a, b in zip(offs, offs[1:]))
+        return found
+
     def iter_accounts(self) -> Iterator[str]:
-        """Every account id once, in sorted order."""
-        for (acc,) in self.db.execute("SELECT DISTINCT account_id FROM accounts ORDER BY account_id"):
-            yield acc
+        """Every account id once, in sorted (UTF-8 byte) order."""
+        for acc in sorted(self._account_ids()):
+            yield acc.decode("utf-8")
 
     def count_accounts(self) -> int:
-        return self.db.execute("SELECT COUNT(DISTINCT account_id) FROM accounts").fetchone()[0]
+        return len(self._account_ids())
 
     def node(self, bucket: int, level: int, index: int, n_values: int) -> tuple[bytes, list[int]]:
         """Hash and sums of one node."""

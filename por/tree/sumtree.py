@@ -16,8 +16,6 @@ every parent) or commitments (added as points); :func:`parent` serves both.
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ import numpy as np
 
 from por.core import encoding as enc
 from por.core.errors import BadInput, VerificationFailed
-from por.core.keys import SnapshotKeys
+from por.core.batchhash import Segment, hash_rows
+from por.core.keys import Prf, SnapshotKeys
 from por.core.progress import Progress
 from por.crypto.pedersen import add_commitments
 
@@ -89,6 +88,11 @@ class LeafScheme(Protocol):
     def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
         """Record one real leaf (in ledger order)."""
 
+    def add_many(self, salts: bytes, account_ids: Sequence[bytes], lp_accounts: list[Segment],
+                 values: np.ndarray) -> None:
+        """Record real leaves in order, as :meth:`add` one by one: their salts (32 bytes each), UTF-8 ids, the ids as
+        :func:`~por.core.encoding.lp_rows` segments, and their ``(n, V)`` uint64 values."""
+
     def levels(self, order: np.ndarray, seeds: bytes, pad_hashes: bytes, sums: np.ndarray,
                progress: Progress | None) -> tuple[list[Level], bytes | None]:
         """Every level of the tree, leaves to root, and the mode's extra per-leaf data (or None).
@@ -98,6 +102,19 @@ class LeafScheme(Protocol):
         ``pad_hashes[32j:32j+32]``; ``sums`` is the ``(2^h, V)`` value array in position order.
         """
         ...
+
+
+class OneByOne:
+    """:meth:`LeafScheme.add_many` for schemes whose leaves are made one at a time (:meth:`LeafScheme.add`)."""
+
+    def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def add_many(self, salts: bytes, account_ids: Sequence[bytes], lp_accounts: list[Segment],
+                 values: np.ndarray) -> None:
+        for i, (account, amounts) in enumerate(zip(account_ids, values.tolist())):
+            account_id = account.decode("utf-8")
+            self.add(salts[32 * i:32 * i + 32], enc.lp(account_id), account_id, amounts)
 
 
 class BucketBuilder:
@@ -147,7 +164,7 @@ class BucketBuilder:
             progress(pads)
 
         keys = np.frombuffer(bytes(self.sort_keys) + seeds, dtype="S32")
-        order = np.argsort(keys, kind="stable")
+        order = key_order(keys)
         dup = first_duplicate(keys[order], order, n)
         if dup is not None:
             a, b = dup
@@ -188,19 +205,28 @@ def bucket_heights(height: int | Sequence[int] | None, rows: Sequence[int], min_
     return list(height)
 
 
-_PACK_J = struct.Struct(">Q").pack
-
-
-def padding_seeds(prf: Callable[[bytes], bytes], scope: bytes, start: int, stop: int) -> bytes:
+def padding_seeds(prf: Prf, scope: bytes, start: int, stop: int) -> bytes:
     """Seeds (= sort keys) of padding leaves ``start .. stop - 1``: ``HMAC(k_padding, scope ‖ u64(j))`` (SPEC.md §5)."""
-    return b"".join([prf(scope + _PACK_J(j)) for j in range(start, stop)])
+    js = np.arange(start, stop, dtype=">u8")
+    return prf.many(len(js), [scope, (js, 8)])
 
 
 def padding_hashes(scope: bytes, seeds: bytes) -> bytes:
     """The leaf hash ``SHA-256(TAG(pad) ‖ scope ‖ seed)`` of each 32-byte padding seed in ``seeds``."""
-    sha = hashlib.sha256
-    prefix = enc.TAG_PAD + scope
-    return b"".join([sha(prefix + seeds[i : i + 32]).digest() for i in range(0, len(seeds), 32)])
+    return hash_rows(len(seeds) // 32, [enc.TAG_PAD + scope, (seeds, 32)])
+
+
+def key_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of ``S32`` sort keys, fast: sorted by their first 8 bytes as integers,
+    which is the same order unless two keys share those bytes (then, and only then, the full stable sort)."""
+    if len(keys) < 2:
+        return np.argsort(keys, kind="stable")
+    prefix = np.frombuffer(np.ascontiguousarray(keys).tobytes(), dtype=">u8")[0::4].astype(np.uint64)
+    order = np.argsort(prefix)
+    ranked = prefix[order]
+    if np.any(ranked[1:] == ranked[:-1]):
+        return np.argsort(keys, kind="stable")
+    return order
 
 
 def first_duplicate(ranked: np.ndarray, order: np.ndarray, rows: int) -> tuple[int, int] | None:

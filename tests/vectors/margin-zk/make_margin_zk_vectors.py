@@ -173,9 +173,8 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
         alice = entries[0]
         bi, j = alice["bucket_position"], alice["batch"]
         bucket = cfg.bucket_ids[bi]
-        n_real = prover.store.db.execute("SELECT COUNT(*) FROM accounts WHERE bucket = ?", (bi,)).fetchone()[0]
-        by_pos = {p: (a, bytes(s)) for a, p, s in prover.store.db.execute(
-            "SELECT account_id, position, salt FROM accounts WHERE bucket = ?", (bi,)).fetchall()}
+        by_pos = {p: (a, s) for a, p, s in prover.store.bucket_accounts(bi)}
+        n_real = len(by_pos)
         seeds = [keys.padding_seed(sid, bucket, i) for i in range((1 << snap.buckets[bi].height) - n_real)]
         leaves = []
         for i in range(j << K, (j + 1) << K):

@@ -232,10 +232,7 @@ def intermediate(snap_dir: Path, proof: dict) -> dict:
 
 
 def _accounts(prover: Prover, bucket: int) -> list[tuple[str, int, int, bytes]]:
-    rows = prover.store.db.execute(
-        "SELECT account_id, bucket, position, salt FROM accounts WHERE bucket = ? ORDER BY position", (bucket,)
-    ).fetchall()
-    return [(a, b, p, bytes(s)) for a, b, p, s in rows]
+    return [(a, bucket, p, s) for a, p, s in prover.store.bucket_accounts(bucket)]
 
 
 def generate(out: Path) -> None:

@@ -1,0 +1,94 @@
+"""SHA-256 and HMAC-SHA256 of many messages in one call: the hashing core of large builds.
+
+A message here is a *row* of segments, concatenated: a constant (the same bytes in every row),
+a fixed-width column (``(buffer, width)``: row ``i`` is ``buffer[i*width:(i+1)*width]``) or a
+ragged column (``(buffer, offsets)``: ``n + 1`` uint64 offsets, row ``i`` is
+``buffer[off[i]:off[i+1]]``). :func:`hash_rows` returns the 32-byte digests of the ``n`` rows,
+concatenated -- SHA-256, or HMAC-SHA256 (RFC 2104) under ``key``. Nothing here knows a protocol
+layout: callers build the segments from :mod:`por.core.encoding`'s definitions, so every hashed
+byte is still defined in one place (SPEC.md).
+
+Two implementations compute the same bytes:
+
+* the native one, ``por.core._batchhash`` (C, OpenSSL's SHA-256; built at install when a C compiler
+  and OpenSSL's headers are present), which releases the GIL and costs about 0.1 µs per short message
+  instead of 0.4-0.8 µs through :mod:`hashlib`;
+* :func:`hash_rows_py`, the reference (``hashlib``/``hmac``), used when the native module is missing
+  or when ``POR_NATIVE_HASH=0`` is set. Tests compare the two on random inputs and on every vector.
+
+:func:`ragged` turns a list of byte strings into a ragged segment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+Segment = Any
+"""``bytes`` (constant), ``(buffer, width)`` (fixed) or ``(buffer, offsets)`` (ragged; uint64 offsets)."""
+
+
+def _rows_of(n: int, seg: Segment) -> list[bytes]:
+    if not isinstance(seg, tuple):
+        return [bytes(seg)] * n
+    buf, second = seg
+    data = memoryview(buf).cast("B")
+    if isinstance(second, (int, np.integer)):
+        w = int(second)
+        if w < 0 or len(data) < n * w:
+            raise ValueError("fixed segment shorter than n * width")
+        return [bytes(data[i * w:(i + 1) * w]) for i in range(n)]
+    off = np.frombuffer(memoryview(second).cast("B"), dtype=np.uint64)
+    if len(off) != n + 1 or (n and (np.any(off[1:] < off[:-1]) or int(off[-1]) > len(data))):
+        raise ValueError("ragged segment: offsets must be n+1 non-decreasing uint64 within the buffer")
+    o = off.tolist()
+    return [bytes(data[o[i]:o[i + 1]]) for i in range(n)]
+
+
+def hash_rows_py(n: int, segments: Sequence[Segment], key: bytes | None = None) -> bytes:
+    """The reference implementation of :func:`hash_rows` (``hashlib`` and ``hmac``)."""
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if key is not None and len(key) > 64:
+        raise ValueError("HMAC key longer than the SHA-256 block")
+    columns = [_rows_of(n, s) for s in segments]
+    msgs = [b"".join(parts) for parts in zip(*columns)] if columns else [b""] * n
+    if key is None:
+        return b"".join(hashlib.sha256(m).digest() for m in msgs)
+    return b"".join(hmac.digest(key, m, "sha256") for m in msgs)
+
+
+try:  # the native module is optional: a build without a compiler still works, slower
+    from por.core._batchhash import hash_rows as _native_hash_rows
+except ImportError:  # pragma: no cover - depends on the build
+    _native_hash_rows = None
+
+NATIVE = _native_hash_rows is not None and os.environ.get("POR_NATIVE_HASH", "1") != "0"
+"""Whether :func:`hash_rows` runs the native module."""
+
+
+def hash_rows(n: int, segments: Sequence[Segment], key: bytes | None = None) -> bytes:
+    """The SHA-256 (or, with ``key``, HMAC-SHA256) digests of ``n`` rows of ``segments``, concatenated.
+
+    Raises ``ValueError`` when a segment is shorter than ``n`` rows or a key is longer than 64 bytes.
+    """
+    if NATIVE:
+        return _native_hash_rows(n, segments, key)
+    return hash_rows_py(n, segments, key)
+
+
+def ragged(items: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
+    """A ragged segment of ``items``: their concatenation and the ``n + 1`` uint64 offsets."""
+    offsets = np.zeros(len(items) + 1, dtype=np.uint64)
+    np.cumsum([len(x) for x in items], out=offsets[1:])
+    return b"".join(items), offsets
+
+
+def digests(blob: bytes) -> np.ndarray:
+    """The ``(n, 32)`` uint8 view of concatenated digests."""
+    return np.frombuffer(blob, dtype=np.uint8).reshape(-1, 32)
