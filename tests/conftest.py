@@ -45,6 +45,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 
+def store_bytes(store: Path) -> dict[str, bytes]:
+    """Every file of the store at ``store`` (``store.sqlite`` and its shard files) by name, with its bytes."""
+    files = [store, *sorted((store.parent / "store").iterdir())]
+    return {f.relative_to(store.parent).as_posix(): f.read_bytes() for f in files}
+
+
 def flat(text: str) -> str:
     """CLI output with rich's line wrapping undone (runs of whitespace, newlines included, one space)."""
     return " ".join(text.split())

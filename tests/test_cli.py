@@ -13,7 +13,7 @@ import pytest
 
 from por.snapshot import build_snapshot
 
-from .conftest import SECRET
+from .conftest import SECRET, store_bytes
 
 
 def _secret_file(tmp_path: Path) -> Path:
@@ -45,6 +45,8 @@ def test_full_flow(cli, example, tmp_path: Path) -> None:
     key = out / "secret.key"
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(out / "store.sqlite").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(out / "store").st_mode) == 0o700
+    assert [stat.S_IMODE(f.stat().st_mode) for f in (out / "store").iterdir()] == [0o600] * 3  # a shard per bucket
     secret_hex = key.read_text().strip()
     for public in (out / "snapshot.json",):
         assert secret_hex not in public.read_text()
@@ -135,8 +137,8 @@ def test_deterministic_byte_identical(example, tmp_path: Path) -> None:
     a = build_snapshot(cfg, ledger, tmp_path / "a", secret=SECRET)
     b = build_snapshot(cfg, ledger, tmp_path / "b", secret=SECRET)
     assert a.snapshot.root == b.snapshot.root
-    for name in ("snapshot.json", "store.sqlite"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert (tmp_path / "a/snapshot.json").read_bytes() == (tmp_path / "b/snapshot.json").read_bytes()
+    assert store_bytes(tmp_path / "a/store.sqlite") == store_bytes(tmp_path / "b/store.sqlite")
 
 
 def test_different_secret_different_layout(example, tmp_path: Path) -> None:

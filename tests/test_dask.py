@@ -16,7 +16,7 @@ import pytest
 from por.core.engine import DaskEngine, ProcessEngine, SerialEngine
 from por.core.errors import ServiceUnavailable
 from por.snapshot import build_snapshot
-from tests.conftest import EXAMPLES, SECRET
+from tests.conftest import EXAMPLES, SECRET, store_bytes
 from tests.daskcluster import dask_cluster, free_port
 from tests.test_sharded import _sharded, make_ledger
 
@@ -39,7 +39,7 @@ def test_engines_and_partitions_give_byte_identical_stores(tmp_path: Path, ledge
     first = runs["serial"]
     for name, got in runs.items():
         assert got[1] == first[1], name
-        assert got[0] == first[0], f"{name}: store.sqlite differs"
+        assert got[0] == first[0], f"{name}: the store differs"
 
 
 def test_unreachable_scheduler_is_exit_3(tmp_path: Path, ledger, cli) -> None:
@@ -91,5 +91,5 @@ def test_dask_cluster_survives_a_killed_worker(tmp_path: Path) -> None:
         assert proc.returncode == 0, errs.decode()
         assert json.loads(out)["shards"] == ref.shards == 12
     assert (tmp_path / "dask/snapshot.json").read_bytes() == (tmp_path / "ref/snapshot.json").read_bytes()
-    assert (tmp_path / "dask/store.sqlite").read_bytes() == (tmp_path / "ref/store.sqlite").read_bytes()
+    assert store_bytes(tmp_path / "dask/store.sqlite") == store_bytes(tmp_path / "ref/store.sqlite")
     assert list(work.iterdir()) == []

@@ -84,7 +84,8 @@ def _work_size(staging: list[Path]) -> int:
 MOMENTS = {  # when to kill: the build's own progress, as its staging directory shows it
     "staging created": lambda st: bool(st),
     "rows being partitioned": lambda st: _work_size(st) > 1 << 20,
-    "store being written": lambda st: _size(st, "store.sqlite") > 1 << 20,
+    "store being written": lambda st: sum(_size(st, f"store/{f.name}") for d in st for f in (d / "store").glob("*"))
+    > 1 << 20,
 }
 
 
@@ -115,6 +116,7 @@ def test_killed_build_leaves_no_readable_private_data_and_the_rerun_cleans_up(bi
     assert _staging_dirs(tmp_path, "snap") == [], "the re-run must remove the dead build's staging directory"
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "store.sqlite").stat().st_mode) == 0o600
+    assert {stat.S_IMODE(f.stat().st_mode) for f in (out / "store").iterdir()} == {0o600}
     assert not (out / ".por-owner").exists() and not list(out.glob("por-work-*"))
 
 

@@ -73,7 +73,7 @@ def batched(path: Path, config: SnapshotConfig, *, margin: bool = False, clamp: 
         for batch in read_ledger_batches(path, config, stats=stats, clamp_negative=clamp, rows=rows, size=3):
             assert batch.vectors.dtype == np.uint64 and batch.vectors.shape[0] == len(batch)
             seen += [(int(ln), a.decode("utf-8"), int(b), [int(x) for x in v])
-                     for ln, a, b, v in zip(batch.lines, batch.accounts, batch.buckets, batch.vectors)]
+                     for ln, a, b, v in zip(batch.lines, batch.accounts.items(), batch.buckets, batch.vectors)]
     except BadInput as exc:
         error = (str(exc), exc.reason, exc.file, exc.line, exc.column, exc.field)
     return seen, (stats.rows, stats.clamped, stats.debts, stats.accounts_with_debt, stats.totals), error

@@ -19,7 +19,7 @@ from por.core.errors import BadInput
 from por.proofs.inclusion import Prover, verify_proof
 from por.snapshot import build_snapshot, build_trees
 from por.snapshot.sharded import build_sharded, partition_bits, shard_height
-from tests.conftest import EXAMPLES, SECRET
+from tests.conftest import EXAMPLES, SECRET, store_bytes
 
 HEIGHT = 14
 
@@ -41,7 +41,7 @@ def _sharded(tmp: Path, ledger: tuple[Path, Path], engine, *, bits: int = 3, mod
     cfg, led = ledger
     store = tmp / "store.sqlite"
     res = build_sharded(load_config(cfg), led, SECRET, store, mode=mode, height=height, engine=engine, bits=bits)
-    return store.read_bytes(), res.snapshot.to_dict()
+    return store_bytes(store), res.snapshot.to_dict()
 
 
 def test_shard_height_depends_on_the_tree_only() -> None:
@@ -72,7 +72,7 @@ def test_build_snapshot_proofs_verify_and_match_across_jobs(tmp_path: Path, ledg
     b = build_snapshot(cfg, led, tmp_path / "b", secret=SECRET, height=HEIGHT, jobs=2)
     assert a.shards == b.shards == 8
     assert (tmp_path / "a/snapshot.json").read_bytes() == (tmp_path / "b/snapshot.json").read_bytes()
-    assert (tmp_path / "a/store.sqlite").read_bytes() == (tmp_path / "b/store.sqlite").read_bytes()
+    assert store_bytes(tmp_path / "a/store.sqlite") == store_bytes(tmp_path / "b/store.sqlite")
     pa, pb = Prover(tmp_path / "a"), Prover(tmp_path / "b")
     try:
         accounts = list(pa.accounts())

@@ -14,6 +14,9 @@
  * key: None for SHA-256, or a key of at most 64 bytes for HMAC-SHA256 (RFC 2104).
  *
  * The GIL is released while hashing. Every bound is checked before the first row is hashed.
+ *
+ * take(blob, offsets, index) -> bytes: the strings of a ragged column at the given positions, concatenated
+ * (a gather; no hashing), for the same columns.
  */
 #define PY_SSIZE_T_CLEAN
 #define OPENSSL_SUPPRESS_DEPRECATED
@@ -175,7 +178,47 @@ done:
     return out;
 }
 
+/* take(blob, offsets, index) -> bytes: the strings blob[off[i]:off[i+1]] for i in index, concatenated
+ * (offsets: n+1 non-decreasing native uint64 within blob; index: native int64, each in [0, n)). */
+static PyObject *take(PyObject *self, PyObject *args) {
+    Py_buffer blob, offs, idx;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &blob, &offs, &idx)) return NULL;
+    PyObject *out = NULL;
+    const uint64_t *off = (const uint64_t *)offs.buf;
+    const int64_t *ix = (const int64_t *)idx.buf;
+    Py_ssize_t n = offs.len / (Py_ssize_t)sizeof(uint64_t) - 1, m = idx.len / (Py_ssize_t)sizeof(int64_t);
+    int bad = n < 0 || offs.len % sizeof(uint64_t) || idx.len % sizeof(int64_t);
+    for (Py_ssize_t i = 0; !bad && i < n; i++) bad = off[i] > off[i + 1];
+    if (!bad && n >= 0) bad = off[n] > (uint64_t)blob.len;
+    uint64_t total = 0;
+    for (Py_ssize_t j = 0; !bad && j < m; j++) {
+        bad = ix[j] < 0 || ix[j] >= n;
+        if (!bad) total += off[ix[j] + 1] - off[ix[j]];
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "take: bad offsets or index");
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (out == NULL) goto done;
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
+    const unsigned char *src = (const unsigned char *)blob.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < m; j++) {
+        uint64_t a = off[ix[j]], len = off[ix[j] + 1] - a;
+        memcpy(dst, src + a, len);
+        dst += len;
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&blob);
+    PyBuffer_Release(&offs);
+    PyBuffer_Release(&idx);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"take", take, METH_VARARGS, "take(blob, offsets, index) -> bytes: the indexed strings of a ragged column, concatenated."},
     {"hash_rows", (PyCFunction)(void (*)(void))hash_rows, METH_VARARGS | METH_KEYWORDS,
      "hash_rows(n, segments, key=None) -> bytes: SHA-256 (or HMAC-SHA256 under key) of each row's segments."},
     {NULL, NULL, 0, NULL},

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -64,9 +65,10 @@ def hash_rows_py(n: int, segments: Sequence[Segment], key: bytes | None = None) 
 
 
 try:  # the native module is optional: a build without a compiler still works, slower
+    from por.core import _batchhash as _native
     from por.core._batchhash import hash_rows as _native_hash_rows
 except ImportError:  # pragma: no cover - depends on the build
-    _native_hash_rows = None
+    _native = _native_hash_rows = None  # type: ignore[assignment]
 
 NATIVE = _native_hash_rows is not None and os.environ.get("POR_NATIVE_HASH", "1") != "0"
 """Whether :func:`hash_rows` runs the native module."""
@@ -82,11 +84,78 @@ def hash_rows(n: int, segments: Sequence[Segment], key: bytes | None = None) -> 
     return hash_rows_py(n, segments, key)
 
 
-def ragged(items: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
+@dataclass(frozen=True)
+class Ragged:
+    """Byte strings held as one ``uint8`` buffer and ``n + 1`` non-decreasing uint64 offsets into it.
+
+    String ``i`` is ``blob[offsets[i]:offsets[i+1]]``; :attr:`segment` is the ragged segment of :func:`hash_rows`.
+    """
+
+    blob: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def of(cls, items: Sequence[bytes]) -> "Ragged":
+        """The strings ``items``."""
+        offsets = np.zeros(len(items) + 1, dtype=np.uint64)
+        np.cumsum([len(x) for x in items], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(items), dtype=np.uint8), offsets)
+
+    @classmethod
+    def from_lengths(cls, blob: Any, lengths: np.ndarray) -> "Ragged":
+        """Consecutive strings of ``blob`` with the given lengths."""
+        offsets = np.zeros(len(lengths) + 1, dtype=np.uint64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(np.frombuffer(blob, dtype=np.uint8) if not isinstance(blob, np.ndarray) else blob, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def segment(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.blob, self.offsets
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def items(self) -> list[bytes]:
+        """The strings, as a list."""
+        o = self.offsets.tolist()
+        raw = self.blob.tobytes()
+        return [raw[o[i]:o[i + 1]] for i in range(len(o) - 1)]
+
+    def tobytes(self) -> bytes:
+        """The strings concatenated."""
+        return self.blob[int(self.offsets[0]):int(self.offsets[-1])].tobytes()
+
+    def take(self, index: np.ndarray) -> "Ragged":
+        """The strings at ``index`` (integer positions), in that order, in a new compact buffer."""
+        index = np.ascontiguousarray(index, dtype=np.int64)
+        sizes = self.offsets[1:][index] - self.offsets[:-1][index]
+        if NATIVE:
+            blob = np.frombuffer(_native.take(self.blob, np.ascontiguousarray(self.offsets, dtype=np.uint64), index),
+                                 dtype=np.uint8)
+        else:
+            starts = self.offsets[:-1][index].astype(np.int64)
+            firsts = np.cumsum(sizes, dtype=np.int64) - sizes.astype(np.int64)
+            blob = self.blob[np.repeat(starts - firsts, sizes.astype(np.int64))
+                             + np.arange(int(sizes.sum()), dtype=np.int64)]
+        return Ragged.from_lengths(blob, sizes)
+
+    def slice(self, lo: int, hi: int) -> "Ragged":
+        """Strings ``lo .. hi - 1`` (sharing the buffer)."""
+        return Ragged(self.blob, self.offsets[lo:hi + 1])
+
+    @staticmethod
+    def concat(parts: Sequence["Ragged"]) -> "Ragged":
+        """The strings of ``parts``, in order, in one new buffer."""
+        return Ragged.from_lengths(np.frombuffer(b"".join(p.tobytes() for p in parts), dtype=np.uint8),
+                                   np.concatenate([p.lengths() for p in parts]))
+
+
+def ragged(items: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """A ragged segment of ``items``: their concatenation and the ``n + 1`` uint64 offsets."""
-    offsets = np.zeros(len(items) + 1, dtype=np.uint64)
-    np.cumsum([len(x) for x in items], out=offsets[1:])
-    return b"".join(items), offsets
+    return Ragged.of(items).segment
 
 
 def digests(blob: bytes) -> np.ndarray:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from por.core.batchhash import Segment, digests, hash_rows, ragged
+from por.core.batchhash import Ragged, Segment, digests, hash_rows
 
 FORMAT_VERSION = 1
 """Version of every hashed layout and JSON document in SPEC.md; bumped on any change.
@@ -69,10 +69,9 @@ def lp(data: bytes | str) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
-def lp_rows(items: Sequence[bytes]) -> list[Segment]:
+def lp_rows(items: Ragged) -> list[Segment]:
     """:func:`lp` of each of ``items`` (UTF-8 bytes) as hash-row segments: their ``u32`` lengths, then the bytes."""
-    blob, offsets = ragged(items)
-    return [(np.diff(offsets).astype(">u4"), 4), (blob, offsets)]
+    return [(items.lengths().astype(">u4"), 4), items.segment]
 
 
 def sums_rows(values: np.ndarray) -> list[Segment]:

@@ -30,6 +30,7 @@ from typing import IO, Any, Protocol
 
 import numpy as np
 
+from por.core.batchhash import Ragged
 from por.core.config import SnapshotConfig
 from por.core.encoding import U64_LIMIT
 from por.core.errors import BadInput
@@ -203,7 +204,7 @@ def read_ledger_batches(
     def flush() -> RowBatch:
         lines, accounts, buckets, vectors = zip(*pending)
         pending.clear()
-        return RowBatch(np.array(lines, dtype=np.int64), [a.encode("utf-8") for a in accounts],
+        return RowBatch(np.array(lines, dtype=np.int64), Ragged.of([a.encode("utf-8") for a in accounts]),
                         np.array(buckets, dtype=np.int64), np.array(vectors, dtype=np.uint64).reshape(-1, width))
 
     for item in _read(path, config, clamp_negative, stats, fmt, rows, batches=True):

@@ -37,6 +37,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from por.core.batchhash import Ragged
 from por.core.encoding import U64_LIMIT
 
 CHUNK = 1 << 20
@@ -55,7 +56,7 @@ class RowBatch:
     """Consecutive ledger rows as columns: line numbers, UTF-8 account ids, bucket indexes, ``(n, V)`` uint64 vectors."""
 
     lines: np.ndarray
-    accounts: list[bytes]
+    accounts: Ragged
     buckets: np.ndarray
     vectors: np.ndarray
 
@@ -160,8 +161,8 @@ class CsvPlan:
         """Matches the longest run of plain lines from where it starts."""
         self.usable = bool(buckets) and bool(self.assets)
 
-    def parse(self, chunk: bytes) -> tuple[list[str], list[int], list[list[int]], list[int], Any]:
-        """``(account ids as UTF-8, bucket indexes, amounts, per-slot sums, amounts as a uint64 matrix)`` of
+    def parse(self, chunk: bytes) -> tuple[list[bytes], Any, list[int], list[int], Any]:
+        """``(account ids as UTF-8, their lengths, bucket indexes, per-slot sums, amounts as a uint64 matrix)`` of
         ``chunk``, a run of plain lines.
 
         The rows stop before the first with an amount of 2^64 minor units or more (the exact reader refuses it).
@@ -180,8 +181,7 @@ class CsvPlan:
         padded = np.zeros(len(chunk) + 2 * _PAD, np.uint8)
         padded[_PAD:-_PAD] = block
         dots = np.flatnonzero(block == 46)
-        slots: list[list[int] | None] = [None] * self.n_assets
-        arrays: list[Any] = [None] * self.n_assets
+        matrix = np.zeros((n, self.n_assets), np.uint64)
         rows = n
         for col, slot, d in self.assets:
             arr = _minor_units_np(padded, dots, starts[:, col], ends[:, col], d)
@@ -189,20 +189,23 @@ class CsvPlan:
                 vals = _minor_units_py(flat[col:n * w:w], d)
                 if max(vals) >= U64_LIMIT:
                     rows = min(rows, next(i for i, v in enumerate(vals) if v >= U64_LIMIT))
-            else:
-                vals = arr.tolist()
-            slots[slot], arrays[slot] = vals, arr
-        if rows < n:
-            slots = [v[:rows] if v is not None else None for v in slots]
-        matrix = np.zeros((rows, self.n_assets), np.uint64)
-        for slot, v in enumerate(slots):
-            if v is not None:
-                matrix[:, slot] = arrays[slot][:rows] if arrays[slot] is not None else v
+                    vals = [min(v, U64_LIMIT - 1) for v in vals]  # rows from the first too large are dropped
+                arr = np.array(vals, dtype=np.uint64)
+            matrix[:, slot] = arr
+        matrix = matrix[:rows]
+        sums = exact_sums(matrix)
         accounts = flat[self.acc_col:rows * w:w]
+        lengths = (ends[:rows, self.acc_col] - starts[:rows, self.acc_col]).astype(np.uint64)
         bidx = list(map(self.buckets.__getitem__, flat[self.bkt_col:rows * w:w]))
-        sums = [sum(v) if v is not None else 0 for v in slots]
-        amounts = list(map(list, zip(*[v if v is not None else repeat(0) for v in slots])))
-        return accounts, bidx, amounts, sums, matrix
+        return accounts, lengths, bidx, sums, matrix
+
+
+def exact_sums(matrix: Any) -> list[int]:
+    """The exact column sums of a ``(n, A)`` uint64 matrix (``n < 2^32``) as integers: the high and low 32-bit
+    halves are summed apart, so neither can wrap."""
+    hi = (matrix >> np.uint64(32)).sum(axis=0, dtype=np.uint64)
+    lo = (matrix & np.uint64(0xFFFFFFFF)).sum(axis=0, dtype=np.uint64)
+    return [(int(h) << 32) + int(l) for h, l in zip(hi, lo)]
 
 
 def running_totals(totals: list[list[int]], bidx: list[int], matrix: Any) -> list[list[int]]:
@@ -279,8 +282,9 @@ def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
             if row is not None:
                 yield row
             continue
-        raw, bidx, amounts, sums, matrix = parsed
+        raw, _, bidx, sums, matrix = parsed
         accounts = list(map(bytes.decode, raw))
+        amounts = matrix.tolist()
         lines = range(last - len(accounts) + 1, last + 1)
         if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
             for a, s in enumerate(sums):
@@ -308,20 +312,20 @@ def fast_batches(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
             if row is not None:
                 yield row
             continue
-        accounts, bidx, amounts, sums, matrix = parsed
+        accounts, lengths, bidx, sums, matrix = parsed
         first = last - len(accounts) + 1
         if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
             for a, s in enumerate(sums):
                 grand[a] += s
             buckets = np.asarray(bidx, dtype=np.int64)
             for b in set(bidx):
-                add = matrix[buckets == b].sum(axis=0, dtype=object)
-                totals[b][:] = [t + int(v) for t, v in zip(totals[b], add)]
+                add = sums if len(totals) == 1 else exact_sums(matrix[buckets == b])
+                totals[b][:] = [t + v for t, v in zip(totals[b], add)]
             vectors = matrix
         else:
             rows = [account_total(b, vals, line, account.decode())
-                    for line, account, b, vals in zip(range(first, last + 1), accounts, bidx, amounts)]
+                    for line, account, b, vals in zip(range(first, last + 1), accounts, bidx, matrix.tolist())]
             vectors = np.array(rows, dtype=np.uint64).reshape(len(rows), width)
         stats.rows += len(accounts)
-        yield RowBatch(np.arange(first, last + 1, dtype=np.int64), accounts, np.asarray(bidx, dtype=np.int64),
-                       vectors)
+        yield RowBatch(np.arange(first, last + 1, dtype=np.int64), Ragged.from_lengths(b"".join(accounts), lengths),
+                       np.asarray(bidx, dtype=np.int64), vectors)

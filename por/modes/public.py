@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from por.core import encoding as enc
-from por.core.batchhash import Segment, hash_rows
+from por.core.batchhash import Ragged, Segment, hash_rows
 from por.core.keys import SnapshotKeys
 from por.core.progress import Progress
 from por.modes.base import EntryCheck, Mode, ProofSource
@@ -38,7 +38,7 @@ class PublicLeaves:
     def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
         self.leaf_hashes += hashlib.sha256(self._prefix + salt + lp_account + self._sums.pack(self._n, *amounts)).digest()
 
-    def add_many(self, salts: bytes, account_ids: Sequence[bytes], lp_accounts: list[Segment],
+    def add_many(self, salts: bytes, account_ids: Ragged, lp_accounts: list[Segment],
                  values: np.ndarray) -> None:
         self.leaf_hashes += hash_rows(len(account_ids), [self._prefix, (salts, 32), *lp_accounts,
                                                          *enc.sums_rows(values)])

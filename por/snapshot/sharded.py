@@ -41,14 +41,13 @@ from por.core.engine import Engine, SerialEngine
 from por.core.errors import BadInput
 from por.core.fileio import OWNER_FILE, atomic_write_bytes
 from por.core.keys import SnapshotKeys
-from por.core.batchhash import ragged
-from por.core.ledger import LedgerStats, read_ledger_batches
+from por.core.ledger import LedgerStats, RowBatch, read_ledger_batches
 from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for
 from por.snapshot.document import Snapshot, root_of
 from por.snapshot.shards import (PAD_CHUNK, ShardContext, pad_task, partition_of, record_dtype, shard_task,
                                  sort_task)
-from por.tree.store import AccountRows, StoreWriter
+from por.tree.store import StoreWriter
 from por.tree.sumtree import BuiltBucket, Level, bucket_heights, check_height
 
 MAX_SHARD_HEIGHT = 18
@@ -172,7 +171,7 @@ def build_sharded(
         for b, (bc, h) in enumerate(zip(buckets, heights)):
             s = shard_height(h, scheme.batch_height)
             heights_s.append(s)
-            ctx = ShardContext(config, mode, zk, b, bc.id, n_values, keys.salt.key, keys.blinding_key, str(work))
+            ctx = ShardContext(config, mode, zk, b, bc.id, n_values, keys.salt.key, keys.blinding_key, str(work), h, s)
             offsets = np.concatenate([[0], np.cumsum([sizes[(b, p)] for p in range(parts)])]).tolist()
             for i in range(1 << (h - s)):
                 lo, hi = i << s, (i + 1) << s
@@ -184,7 +183,9 @@ def build_sharded(
         roots: list[dict[str, Any]] = []
         results = engine.run([t for _, t in shard_jobs], rep.advance)
         for (b, _), got in zip(shard_jobs, results):
-            _store_shard(writer, b, Path(got["path"]), n_values)
+            if not roots:
+                writer.begin_bucket(b, heights[b], heights_s[b])
+            writer.add_shard(b, len(roots), Path(got["path"]), got["first_key"])
             roots.append(got)
             if len(roots) == 1 << (heights[b] - heights_s[b]):
                 top = _root_level(roots, n_values)
@@ -244,23 +245,29 @@ def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes:
                                   rows=scheme.values.rows(check_accounts=check_accounts))
     for batch in batches:
         n = len(batch)
-        sort_keys = keys.position.many(n, [ragged([scopes[b] for b in batch.buckets.tolist()]),
-                                           *enc.lp_rows(batch.accounts)])
+        if len(scopes) > 1:  # rows of one bucket together (stable), each bucket's keys under its scope
+            by_bucket = np.argsort(batch.buckets, kind="stable")
+            batch = RowBatch(batch.lines[by_bucket], batch.accounts.take(by_bucket), batch.buckets[by_bucket],
+                             batch.vectors[by_bucket])
+        bounds = np.searchsorted(batch.buckets, np.arange(len(scopes) + 1)).tolist()
+        sort_keys = b"".join(keys.position.many(hi - lo, [scopes[b], *enc.lp_rows(batch.accounts.slice(lo, hi))])
+                             for b, (lo, hi) in enumerate(zip(bounds, bounds[1:])) if hi > lo)
         rows = np.empty(n, dtype=dt)
         rows["key"] = np.frombuffer(sort_keys, dtype="S32")
         rows["line"] = batch.lines
+        rows["idlen"] = batch.accounts.lengths()
         rows["values"] = batch.vectors
         group = batch.buckets * parts + partition_of(np.frombuffer(sort_keys, dtype=np.uint8)[0::32], bits)
         order = np.argsort(group, kind="stable")
         rows, group = rows[order], group[order]
-        accounts = batch.accounts
+        accounts = batch.accounts.take(order)
         cuts = np.flatnonzero(np.diff(group)) + 1
         for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
             g = int(group[lo])
             if g not in recs:
                 recs[g], ids[g] = bytearray(), bytearray()
             recs[g] += rows[lo:hi].tobytes()
-            ids[g] += b"\n".join([accounts[i] for i in order[lo:hi].tolist()]) + b"\n"
+            ids[g] += accounts.slice(lo, hi).tobytes()
             if len(recs[g]) >= _FLUSH:
                 flush(g)
         counts += np.bincount(batch.buckets, minlength=len(counts))
@@ -268,22 +275,6 @@ def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes:
     for g in recs:
         flush(g)
     return stats, counts.tolist()
-
-
-def _store_shard(writer: StoreWriter, bucket: int, path: Path, n_values: int) -> None:
-    """Copy one shard's levels, zk inputs and account rows into the store, then delete its file."""
-    with np.load(path) as z:
-        lvl = 0
-        while f"h{lvl}" in z:
-            commits = z[f"c{lvl}"] if f"c{lvl}" in z else None
-            blinds = z[f"b{lvl}"] if f"b{lvl}" in z else None
-            writer.add_level(bucket, lvl, Level(z[f"h{lvl}"], z[f"s{lvl}"], commits, blinds))
-            lvl += 1
-        if "zk" in z:
-            writer.add_zk_fields(bucket, z["zk"].tobytes())
-        writer.add_accounts(bucket, AccountRows(z["acc_key"], z["acc_ids"].tobytes().split(b"\n")[:-1], z["acc_pos"],
-                                                z["acc_salt"], z["acc_line"]))
-    path.unlink()
 
 
 def _root_level(roots: list[dict[str, Any]], n_values: int) -> Level:

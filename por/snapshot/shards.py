@@ -9,13 +9,15 @@ re-run after a lost worker writes the same bytes. They receive only the derived 
 File formats (private, native little-endian, never published):
 
 * ``rows-B-P.bin`` / ``rows-B-P.ids``: the ledger rows of bucket ``B`` whose position sort key
-  starts with partition prefix ``P`` -- fixed records ``key[32] ‖ line u64 ‖ V × u64`` and the
-  account ids, one per line (ids are printable, so never contain a newline);
+  starts with partition prefix ``P`` -- fixed records ``key[32] ‖ line u64 ‖ id length u16 ‖ V × u64``
+  and the account ids concatenated, in ledger order;
 * ``pads-B-C.bin``: the padding seeds ``j`` of chunk ``C`` of bucket ``B``, grouped by partition;
 * ``sorted-B-P.bin`` / ``.ids`` / ``.off``: partition ``P`` with its pads, in sort-key order
-  (= leaf position order): the same records (padding leaves have ``line`` 0 and zero values,
-  their key is their seed), the real rows' ids, and per entry the offset of its id;
-* ``shard-B-I.npz``: shard ``I``'s tree levels, zk leaf inputs and account rows.
+  (= leaf position order): the same records (padding leaves have ``line`` 0, id length 0 and zero
+  values, their key is their seed), the real rows' ids concatenated, and the ``n + 1`` u64 offsets of
+  each entry's id;
+* ``shard-B-I.sqlite``: shard ``I``'s part of the store (:class:`~por.tree.store.StoreWriter` with
+  ``part=True``): its tree levels, zk leaf inputs and accounts, merged into the store in shard order.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ import numpy as np
 from por.core import encoding as enc
 from por.core.config import SnapshotConfig
 from por.core.errors import BadInput
-from por.core.fileio import atomic_write_bytes, atomic_writer
+from por.core.batchhash import Ragged
+from por.core.fileio import atomic_write_bytes
 from por.core.keys import Prf, SnapshotKeys
 from por.modes.registry import mode_for
+from por.tree.store import CHUNK as STORE_CHUNK
+from por.tree.store import AccountRows, ShardWriter, shard_levels
 from por.tree.sumtree import first_duplicate, key_order, padding_hashes, padding_seeds
 
 PAD_CHUNK = 1 << 20
@@ -39,8 +44,8 @@ PAD_CHUNK = 1 << 20
 
 
 def record_dtype(n_values: int) -> np.dtype:
-    """A row record: sort key, ledger line (0 for padding leaves), the value vector."""
-    return np.dtype([("key", "S32"), ("line", "<u8"), ("values", "<u8", (n_values,))])
+    """A row record: sort key, ledger line (0 for padding leaves), account id length, the value vector."""
+    return np.dtype([("key", "S32"), ("line", "<u8"), ("idlen", "<u2"), ("values", "<u8", (n_values,))])
 
 
 def partition_of(first_byte: Any, bits: int) -> Any:
@@ -87,7 +92,8 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     rows_path = w / f"rows-{bucket}-{part}.bin"
     rows = np.fromfile(rows_path, dtype=dt) if rows_path.exists() else np.empty(0, dtype=dt)
     ids_path = w / f"rows-{bucket}-{part}.ids"
-    ids = np.fromfile(ids_path, dtype=np.uint8) if ids_path.exists() else np.empty(0, dtype=np.uint8)
+    ids = Ragged.from_lengths(np.fromfile(ids_path, dtype=np.uint8) if ids_path.exists() else np.empty(0, np.uint8),
+                              rows["idlen"])
     seeds = []
     for chunk, first, count in pad_slices:
         if count:
@@ -107,18 +113,12 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
     out = np.zeros(len(keys), dtype=dt)
     out["key"] = ranked
     real = order < n
-    out["line"][real] = rows["line"][order[real]]
-    out["values"][real] = rows["values"][order[real]]
-    ends = np.flatnonzero(ids == 10) + 1  # each id with its line end, in row order
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
     src = order[real]
-    sizes = (ends - starts)[src]
-    lengths = np.zeros(len(keys) + 1, dtype="<u8")
-    lengths[1:][real] = sizes
-    firsts = np.cumsum(sizes) - sizes
-    gather = np.repeat(starts[src] - firsts, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
-    save_work_file(w / f"sorted-{bucket}-{part}.ids", ids[gather].tobytes())
-    save_work_file(w / f"sorted-{bucket}-{part}.off", np.cumsum(lengths, dtype="<u8").tobytes())
+    out[real] = rows[src]
+    offsets = np.zeros(len(keys) + 1, dtype="<u8")
+    np.cumsum(out["idlen"], out=offsets[1:])
+    save_work_file(w / f"sorted-{bucket}-{part}.ids", ids.take(src).tobytes())
+    save_work_file(w / f"sorted-{bucket}-{part}.off", offsets.tobytes())
     save_work_file(w / f"sorted-{bucket}-{part}.bin", out.tobytes())
     return len(keys)
 
@@ -139,35 +139,37 @@ class ShardContext:
     salt_key: bytes
     blinding_key: bytes
     work: str
+    height: int
+    shard_height: int
 
 
-def _read_slice(work: Path, bucket: int, part: int, lo: int, hi: int, dt: np.dtype) -> tuple[np.ndarray, list[bytes]]:
+def _read_slice(work: Path, bucket: int, part: int, lo: int, hi: int, dt: np.dtype) -> tuple[np.ndarray, bytes]:
     base = work / f"sorted-{bucket}-{part}"
     recs = np.fromfile(base.with_suffix(".bin"), dtype=dt, count=hi - lo, offset=lo * dt.itemsize)
     offs = np.fromfile(base.with_suffix(".off"), dtype="<u8", count=hi - lo + 1, offset=8 * lo)
     with open(base.with_suffix(".ids"), "rb") as fh:
         fh.seek(int(offs[0]))
         blob = fh.read(int(offs[-1] - offs[0]))
-    return recs, blob.split(b"\n")[:-1] if blob else []
+    return recs, blob
 
 
 def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int, int, int]]) -> dict[str, Any]:
     """Build the subtree of positions ``start .. start + 2^s - 1`` of a bucket with the mode's leaf scheme.
 
-    ``slices`` is ``(partition, lo, hi)``: the sorted entries making up the shard, in order. Writes
-    ``shard-B-I.npz`` and returns the subtree root (hash, sums, commitments, blindings as bytes).
+    ``slices`` is ``(partition, lo, hi)``: the sorted entries making up the shard, in order. Writes its part
+    of the store, ``shard-B-I.sqlite``, and returns the subtree root (hash, sums, commitments, blindings as bytes).
     """
     work = Path(ctx.work)
     dt = record_dtype(ctx.n_values)
     parts = [_read_slice(work, ctx.bucket, p, lo, hi, dt) for p, lo, hi in slices]
     recs = np.concatenate([r for r, _ in parts])
-    ids = [i for _, chunk in parts for i in chunk]
+    real = recs["line"] != 0
+    ids = Ragged.from_lengths(np.frombuffer(b"".join(b for _, b in parts), dtype=np.uint8), recs["idlen"][real])
     scheme = mode_for(ctx.mode, ctx.config, ctx.zk)
     keys = SnapshotKeys.for_shard(ctx.salt_key, ctx.blinding_key)
     leaves = scheme.leaf_scheme(ctx.bucket_id, keys, 1)
     scope = SnapshotKeys.scope(ctx.config.snapshot_id, ctx.bucket_id)
-    real = recs["line"] != 0
-    n = int(real.sum())
+    n = len(ids)
     lp_ids = enc.lp_rows(ids)
     salts = keys.salt.many(n, [scope, *lp_ids])
     leaves.add_many(salts, ids, lp_ids, recs["values"][real])
@@ -178,26 +180,29 @@ def shard_task(ctx: ShardContext, shard: int, start: int, slices: list[tuple[int
     order[~real] = n + np.arange(len(recs) - n)
     sums = np.ascontiguousarray(recs["values"]).astype(np.uint64)
     levels, extra = leaves.levels(order, seeds, pad_hashes, sums, None)
-    arrays: dict[str, np.ndarray] = {}
-    for i, lv in enumerate(levels):
-        arrays[f"h{i}"] = lv.hashes
-        arrays[f"s{i}"] = lv.sums
-        if lv.commits is not None:
-            arrays[f"c{i}"] = lv.commits
-            arrays[f"b{i}"] = lv.blinds
+
+    path = work / f"shard-{ctx.bucket}-{shard}.sqlite"
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)  # a re-run after a lost worker starts over
+    part = ShardWriter(tmp)
+    kept = shard_levels(ctx.height, ctx.shard_height)
+    for lvl, lv in enumerate(levels):
+        if lvl < kept:
+            part.add_level(ctx.bucket, lvl, lv, first_chunk=(shard << (ctx.shard_height - lvl)) // STORE_CHUNK)
+        else:
+            part.add_tail(ctx.bucket, lvl, lv)
     if extra is not None:
-        arrays["zk"] = np.frombuffer(extra, dtype=np.uint8)
-    arrays["acc_key"] = np.frombuffer(recs["key"][real].tobytes(), dtype=np.uint8).reshape(-1, 32)
-    arrays["acc_pos"] = (start + np.flatnonzero(real)).astype(np.int64)
-    arrays["acc_salt"] = np.frombuffer(bytes(salts), dtype=np.uint8).reshape(-1, 32)
-    arrays["acc_line"] = recs["line"][real].astype(np.int64)
-    arrays["acc_ids"] = np.frombuffer(b"".join(x + b"\n" for x in ids), dtype=np.uint8)
-    path = work / f"shard-{ctx.bucket}-{shard}.npz"
-    with atomic_writer(path, mode=0o600, durable=False) as fh:
-        np.savez(fh, **arrays)
+        part.add_zk_fields(ctx.bucket, extra, first_chunk=(shard << ctx.shard_height) // STORE_CHUNK)
+    part.add_accounts(ctx.bucket, AccountRows(np.frombuffer(recs["key"][real].tobytes(), dtype=np.uint8).reshape(-1, 32),
+                                              ids, (start + np.flatnonzero(real)).astype(np.int64),
+                                              np.frombuffer(salts, dtype=np.uint8).reshape(-1, 32),
+                                              recs["line"][real].astype(np.int64)))
+    part.finish(ctx.bucket)
+    tmp.replace(path)
     top = levels[-1]
     return {
         "path": str(path),
+        "first_key": part.first_key,
         "levels": len(levels),
         "hash": top.hashes[0].tobytes(),
         "sums": top.sums[0].tobytes(),

@@ -25,7 +25,7 @@ import numpy as np
 
 from por.core import encoding as enc
 from por.core.errors import BadInput, VerificationFailed
-from por.core.batchhash import Segment, hash_rows
+from por.core.batchhash import Ragged, Segment, hash_rows
 from por.core.keys import Prf, SnapshotKeys
 from por.core.progress import Progress
 from por.crypto.pedersen import add_commitments
@@ -88,7 +88,7 @@ class LeafScheme(Protocol):
     def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
         """Record one real leaf (in ledger order)."""
 
-    def add_many(self, salts: bytes, account_ids: Sequence[bytes], lp_accounts: list[Segment],
+    def add_many(self, salts: bytes, account_ids: Ragged, lp_accounts: list[Segment],
                  values: np.ndarray) -> None:
         """Record real leaves in order, as :meth:`add` one by one: their salts (32 bytes each), UTF-8 ids, the ids as
         :func:`~por.core.encoding.lp_rows` segments, and their ``(n, V)`` uint64 values."""
@@ -110,9 +110,9 @@ class OneByOne:
     def add(self, salt: bytes, lp_account: bytes, account_id: str, amounts: Sequence[int]) -> None:
         raise NotImplementedError
 
-    def add_many(self, salts: bytes, account_ids: Sequence[bytes], lp_accounts: list[Segment],
+    def add_many(self, salts: bytes, account_ids: Ragged, lp_accounts: list[Segment],
                  values: np.ndarray) -> None:
-        for i, (account, amounts) in enumerate(zip(account_ids, values.tolist())):
+        for i, (account, amounts) in enumerate(zip(account_ids.items(), values.tolist())):
             account_id = account.decode("utf-8")
             self.add(salts[32 * i:32 * i + 32], enc.lp(account_id), account_id, amounts)
 
