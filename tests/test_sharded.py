@@ -18,7 +18,7 @@ from por.core.engine import SerialEngine
 from por.core.errors import BadInput
 from por.proofs.inclusion import Prover, verify_proof
 from por.snapshot import build_snapshot, build_trees
-from por.snapshot.sharded import build_sharded, partition_bits, shard_height
+from por.snapshot.sharded import build_sharded, ledger_spans, partition_bits, shard_height
 from tests.conftest import EXAMPLES, SECRET, store_bytes
 
 HEIGHT = 14
@@ -116,3 +116,68 @@ def test_work_dir_is_private_and_removed(tmp_path: Path, ledger) -> None:
     assert list(work.iterdir()) == []
     with pytest.raises(BadInput, match="work directory"):
         build_snapshot(ledger[0], ledger[1], tmp_path / "out2", secret=SECRET, work_dir=tmp_path / "missing")
+
+
+# ---------------------------------------------------------------- the ledger read in spans
+
+
+class SpanningSerial(SerialEngine):
+    """Tasks in this process, but claiming workers: the partition pass reads the ledger in 8 spans."""
+
+    workers = 4
+
+
+def _error(cfg: Path, led: Path, engine, tmp: Path) -> BadInput:
+    with pytest.raises(BadInput) as exc:
+        build_sharded(load_config(cfg), led, SECRET, tmp / "store.sqlite", mode="public", height=HEIGHT, engine=engine)
+    return exc.value
+
+
+def test_spans_give_the_same_store(tmp_path: Path, ledger) -> None:
+    cfg, led = ledger
+    found = ledger_spans(led, load_config(cfg), 8)
+    assert found is not None and len(found[0]) == 8 and found[1] == 1
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert _sharded(tmp_path / "a", ledger, SpanningSerial()) == _sharded(tmp_path / "b", ledger, SerialEngine())
+
+
+@pytest.mark.parametrize("case", ["bad amount", "duplicate", "total over 2^64", "blank lines"])
+def test_errors_in_late_spans_are_those_of_a_whole_read(tmp_path: Path, ledger, case: str) -> None:
+    """Each span numbers its lines from its start; an error in any span makes the build read the ledger whole,
+    so the error names the same line as a build that reads it in one piece."""
+    cfg, led = ledger
+    lines = led.read_text().splitlines()
+    if case == "bad amount":
+        lines[-3] = lines[-3].rsplit(",", 1)[0] + ",1e5"
+    elif case == "duplicate":
+        lines.append(lines[5])
+    elif case == "total over 2^64":
+        for i in (3, len(lines) - 2):  # one in the first span, one in the last: each span alone is fine
+            lines[i] = ",".join(lines[i].split(",")[:2] + ["184467440737.09551615", "0"])
+    else:
+        lines[len(lines) // 2: len(lines) // 2] = ["", "", ""]
+        lines[-1] = lines[-1].rsplit(",", 1)[0] + ",-1"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole = _error(cfg, bad, SerialEngine(), tmp_path / "a")
+    spans = _error(cfg, bad, SpanningSerial(), tmp_path / "b")
+    assert str(spans) == str(whole) and spans.line == whole.line and whole.line is not None
+
+
+def test_a_span_reads_no_bom_and_no_header(tmp_path: Path) -> None:
+    """Only the file's first line may carry a BOM: a data line that starts with one is still refused in a span."""
+    from por.core.ledger import csv_data_start, read_ledger_batches
+
+    cfg = load_config(EXAMPLES / "snapshot.toml")
+    led = tmp_path / "l.csv"
+    led.write_bytes(b"account_id,bucket,BTC\nalice,cross,1\n\xef\xbb\xbfbob,cross,2\n")
+    lo, hline = csv_data_start(led, cfg)
+    assert (lo, hline) == (len(b"account_id,bucket,BTC\n"), 1)
+    second = lo + len(b"alice,cross,1\n")
+    got = list(read_ledger_batches(led, cfg, span=(lo, second, 0)))
+    assert [b.accounts.items() for b in got] == [[b"alice"]] and got[0].lines.tolist() == [1]
+    with pytest.raises(BadInput, match="account_id"):
+        list(read_ledger_batches(led, cfg, span=(second, led.stat().st_size, 0)))

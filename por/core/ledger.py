@@ -161,14 +161,15 @@ def _physical_lines(fh: IO[bytes] | BlockSource, path: str, start: int = 0) -> I
         yield raw
 
 
-def _decoded_lines(fh: IO[bytes] | BlockSource, path: str, start: int = 0) -> Iterator[str]:
-    """The file's lines as text (a UTF-8 BOM dropped from line 1); invalid UTF-8 is BadInput naming the line."""
+def _decoded_lines(fh: IO[bytes] | BlockSource, path: str, start: int = 0, *, bom: bool = True) -> Iterator[str]:
+    """The file's lines as text (a UTF-8 BOM dropped from line 1 when ``bom``: reading from the file's start);
+    invalid UTF-8 is BadInput naming the line."""
     for lineno, raw in enumerate(_physical_lines(fh, path, start), start + 1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadInput(f"invalid UTF-8 at byte {exc.start} of the line", file=path, line=lineno) from None
-        if lineno == 1 and text.startswith("\ufeff"):
+        if bom and lineno == 1 and text.startswith("\ufeff"):
             text = text[1:]
         yield text
 
@@ -191,11 +192,16 @@ def read_ledger_batches(
     fmt: str | None = None,
     rows: RowRule | None = None,
     size: int = 1 << 16,
+    span: tuple[int, int, int] | None = None,
 ) -> Iterator[RowBatch]:
     """The rows of :func:`read_ledger` (same checks, errors and stats), as :class:`RowBatch` columns.
 
     Runs of plain CSV lines come as one batch each (no Python object per row but the account id); other
     rows are grouped ``size`` at a time. Stats are complete once the iterator is exhausted.
+
+    ``span = (lo, hi, line)`` reads only the CSV data lines in bytes ``lo .. hi - 1`` of the file (``lo`` at or
+    after :func:`csv_data_start`, both at line starts), numbering the first as ``line + 1``; the header is still
+    read from the file's start. A span with no row is not an error here.
     """
     stats = stats if stats is not None else LedgerStats()
     width = (rows or PlainRows(len(config.assets))).width
@@ -207,7 +213,7 @@ def read_ledger_batches(
         return RowBatch(np.array(lines, dtype=np.int64), Ragged.of([a.encode("utf-8") for a in accounts]),
                         np.array(buckets, dtype=np.int64), np.array(vectors, dtype=np.uint64).reshape(-1, width))
 
-    for item in _read(path, config, clamp_negative, stats, fmt, rows, batches=True):
+    for item in _read(path, config, clamp_negative, stats, fmt, rows, batches=True, span=span):
         if isinstance(item, RowBatch):
             if pending:
                 yield flush()
@@ -247,9 +253,20 @@ def read_ledger(
     return _read(path, config, clamp_negative, stats, fmt, rows, batches=False)
 
 
+def csv_data_start(path: Path, config: SnapshotConfig) -> tuple[int, int] | None:
+    """``(file offset, line number)`` of the end of a CSV ledger's header when its data lines can be read in byte
+    spans (:func:`read_ledger_batches` ``span``): a valid header whose plain lines the bulk reader takes. None
+    otherwise (read it whole). Raises :class:`BadInput` for a bad header, as reading would."""
+    if detect_format(Path(path)) != "csv" or not FAST_CSV:
+        return None
+    return next(_read(path, config, False, None, "csv", None, batches=True, probe=True))
+
+
 def _read(path: Path, config: SnapshotConfig, clamp_negative: bool, stats: LedgerStats | None, fmt: str | None,
-          rows: RowRule | None, *, batches: bool) -> Iterator[Any]:
-    """:func:`read_ledger`'s rows; with ``batches``, runs of plain CSV lines as :class:`RowBatch` among them."""
+          rows: RowRule | None, *, batches: bool, span: tuple[int, int, int] | None = None,
+          probe: bool = False) -> Iterator[Any]:
+    """:func:`read_ledger`'s rows; with ``batches``, runs of plain CSV lines as :class:`RowBatch` among them.
+    ``span``: only those data lines (CSV); ``probe``: yield only :func:`csv_data_start`'s answer."""
     path = Path(path)
     stats = stats if stats is not None else LedgerStats()
     fmt = fmt or detect_format(path)
@@ -316,16 +333,19 @@ def _read(path: Path, config: SnapshotConfig, clamp_negative: bool, stats: Ledge
         elif fmt == "csv":
             if FAST_CSV:
                 bulk = (type(rule) is PlainRows, totals, grand, batches)
-                yield from _read_csv(BlockSource(fh), name, config, bucket_index, amount, account_total, stats, bulk)
+                yield from _read_csv(BlockSource(fh), name, config, bucket_index, amount, account_total, stats, bulk,
+                                     span=span, probe=probe)
+                if probe:
+                    return
             else:
                 yield from _read_csv(fh, name, config, bucket_index, amount, account_total, stats)
         else:
             raise BadInput(f"unknown ledger format {fmt!r} (csv or jsonl)", file=name)
-    if stats.rows == 0:
+    if stats.rows == 0 and span is None:
         raise BadInput("empty ledger: no account rows", file=name)
 
 
-def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bulk=None):
+def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bulk=None, *, span=None, probe=False):
     """CSV rows (see :func:`read_ledger`). ``bulk`` = ``(plain rule?, bucket totals, grand totals, batches?)`` lets
     plain data lines go through :func:`por.core.ledger_fast.fast_rows` (or, with ``batches``, ``fast_batches``);
     every other record is read here, exactly."""
@@ -380,6 +400,11 @@ def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bul
                            bucket_index)
             if not plan.usable or plan.longest > MAX_LINE_BYTES:
                 plan = None
+        if probe:
+            yield (src.tell(), hline) if plan is not None else None
+            return
+        if span is not None and plan is None:
+            raise ValueError("this ledger cannot be read in spans (csv_data_start is None)")
         if plan is None:
             for row in reader:
                 if not row:
@@ -391,7 +416,7 @@ def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bul
 
     def slow_record(base: int) -> tuple[int, tuple[int, str, int, list[int]] | None] | None:
         """One record at the source's position, read exactly: ``(its last line, its row or None)``; None at EOF."""
-        one = csv.reader(_decoded_lines(src, name, base), strict=True)
+        one = csv.reader(_decoded_lines(src, name, base, bom=span is None), strict=True)
         try:
             row = next(one, None)
         except csv.Error as exc:
@@ -402,6 +427,9 @@ def _read_csv(src, name, config, bucket_index, amount, account_total, stats, bul
         return line, (exact_row(row, line) if row else None)
 
     plain, totals, grand, batches = bulk
+    if span is not None:
+        lo, hi, hline = span
+        src.seek(lo, hi)
     reader = fast_batches if batches else fast_rows
     yield from reader(src, hline, plan, MAX_LINE_BYTES, slow_record, plain, totals, grand, account_total, stats)
 

@@ -75,14 +75,29 @@ class BlockSource:
     def __init__(self, fh: IO[bytes], chunk: int | None = None) -> None:
         self.fh, self.chunk = fh, chunk or CHUNK
         self.buf, self.pos, self.eof = b"", 0, False
+        self.start = 0  # file offset of buf[0]
+        self.end: int | None = None  # read nothing at or after this offset (None: to the end of the file)
 
     def fill(self) -> None:
         """Append the next chunk to the unread bytes (sets ``eof`` when there is none)."""
-        data = b"" if self.eof else self.fh.read(self.chunk)
+        size = self.chunk
+        if self.end is not None:
+            size = min(size, self.end - self.start - len(self.buf))
+        data = b"" if self.eof or size <= 0 else self.fh.read(size)
         if not data:
             self.eof = True
+        self.start += self.pos
         self.buf = self.buf[self.pos:] + data
         self.pos = 0
+
+    def tell(self) -> int:
+        """The file offset of the next unread byte."""
+        return self.start + self.pos
+
+    def seek(self, lo: int, hi: int) -> None:
+        """Read bytes ``lo .. hi - 1`` of the file from now on, as if the file were only those."""
+        self.fh.seek(lo)
+        self.buf, self.pos, self.eof, self.start, self.end = b"", 0, False, lo, hi
 
     def readline(self, limit: int) -> bytes:
         """The next line, or its first ``limit`` bytes; ``b""`` at the end of the file."""

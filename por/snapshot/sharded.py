@@ -35,17 +35,17 @@ from typing import Any
 
 import numpy as np
 
-from por.core import encoding as enc
 from por.core.config import SnapshotConfig
 from por.core.engine import Engine, SerialEngine
 from por.core.errors import BadInput
 from por.core.fileio import OWNER_FILE, atomic_write_bytes
 from por.core.keys import SnapshotKeys
-from por.core.ledger import LedgerStats, RowBatch, read_ledger_batches
+from por.core.encoding import U64_LIMIT
+from por.core.ledger import LedgerStats, csv_data_start
 from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for
 from por.snapshot.document import Snapshot, root_of
-from por.snapshot.shards import (PAD_CHUNK, ShardContext, pad_task, partition_of, record_dtype, shard_task,
+from por.snapshot.shards import (PAD_CHUNK, PartitionContext, ShardContext, pad_task, partition_task, shard_task,
                                  sort_task)
 from por.tree.store import StoreWriter
 from por.tree.sumtree import BuiltBucket, Level, bucket_heights, check_height
@@ -53,7 +53,6 @@ from por.tree.sumtree import BuiltBucket, Level, bucket_heights, check_height
 MAX_SHARD_HEIGHT = 18
 """Largest subtree one task builds (2^18 leaves: tens of MiB per task in every mode)."""
 
-_FLUSH = 1 << 18  # bytes buffered per partition file before appending
 
 
 def shard_height(height: int, batch_height: int = 0) -> int:
@@ -129,8 +128,8 @@ def build_sharded(
     try:
         atomic_write_bytes(work / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
         writer = StoreWriter(store_path)
-        stats, counts = _partition(config, ledger, keys, scopes, bits, work, n_values, scheme, clamp_negative,
-                                   check_accounts, rep)
+        stats, counts, line_bases = _partition(config, ledger, keys, scopes, bits, work, n_values, mode, zk,
+                                               clamp_negative, check_accounts, engine, rep)
         if not (height is None or isinstance(height, int)) and len(height) != len(buckets):
             raise BadInput(f"{len(height)} heights given for {len(buckets)} buckets", field="height")
         heights = bucket_heights(height, counts, scheme.batch_height)
@@ -158,7 +157,7 @@ def build_sharded(
                 sort_jobs.append((b, p, slices))
         rep.phase("sorting", len(sort_jobs))
         sizes: dict[tuple[int, int], int] = {}
-        tasks = [(sort_task, (str(work), b, p, n_values, slices, buckets[b].id)) for b, p, slices in sort_jobs]
+        tasks = [(sort_task, (str(work), b, p, n_values, slices, buckets[b].id, line_bases)) for b, p, slices in sort_jobs]
         try:
             for (b, p, _), got in zip(sort_jobs, engine.run(tasks, rep.advance)):
                 sizes[(b, p)] = got
@@ -221,60 +220,92 @@ def _remove_dead_work_dirs(parent: Path) -> None:
             continue  # another user's, or being created: leave it
 
 
+def ledger_spans(ledger: Path, config: SnapshotConfig, n: int) -> tuple[list[tuple[int, int]], int] | None:
+    """About ``n`` byte spans of the CSV data lines, each ending after a line end, and the header's line number;
+    None when the ledger is read whole (one span asked for, or not a plain CSV ledger).
+
+    A span may begin inside a quoted field that holds a line end, but no valid ledger has one (no account id,
+    bucket or amount may hold a line end), so such a split only ever meets an error, and an error in any span
+    makes the build read the ledger whole (:func:`_partition`).
+    """
+    start = csv_data_start(ledger, config) if n > 1 else None
+    if start is None:
+        return None
+    lo, hline = start
+    size = Path(ledger).stat().st_size
+    cuts = [lo]
+    with open(ledger, "rb") as fh:
+        for k in range(1, n):
+            at = max(lo + (size - lo) * k // n, cuts[-1])
+            fh.seek(at)
+            while True:  # the next line end at or after `at`
+                block = fh.read(1 << 16)
+                nl = block.find(b"\n")
+                if nl >= 0 or not block:
+                    break
+                at += len(block)
+            if nl < 0 or at + nl + 1 >= size:
+                break
+            cuts.append(at + nl + 1)
+    cuts.append(size)
+    spans = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return (spans, hline) if len(spans) > 1 else None
+
+
 def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes: list[bytes], bits: int, work: Path,
-               n_values: int, scheme: Any, clamp_negative: bool, check_accounts: bool,
-               rep: Reporter) -> tuple[LedgerStats, list[int]]:
-    """Pass 1: read and validate the ledger, route every row to its partition file (batch by batch)."""
-    stats = LedgerStats()
+               n_values: int, mode: str, zk: Any, clamp_negative: bool, check_accounts: bool, engine: Engine,
+               rep: Reporter) -> tuple[LedgerStats, list[int], list[int]]:
+    """Pass 1: read and validate the ledger, route every row to its partition files.
+
+    Spans of the ledger are read in parallel (local engines; a Dask cluster's workers may not see the
+    ledger, so the driver reads it whole then). Any error in a span, or totals of all spans that reach
+    2^64, and the ledger is read again whole, in this process: the error is then exactly the one -- the
+    first in the file, with its line -- that reading it from the start gives. Returns the stats, the rows
+    per bucket and the line base of every span.
+    """
     rep.phase("reading ledger", None)
-    dt = record_dtype(n_values)
-    parts = 1 << bits
-    recs: dict[int, bytearray] = {}
-    ids: dict[int, bytearray] = {}
-    counts = np.zeros(len(config.buckets), dtype=np.int64)
+    ctx = PartitionContext(config, mode, zk, str(ledger), keys.position.key, scopes, bits, str(work), n_values,
+                           clamp_negative, check_accounts)
+    local = engine.name != "dask"
+    found = ledger_spans(ledger, config, 2 * engine.workers if engine.workers > 1 else 1) if local else None
+    results = None
+    if found is not None:
+        spans, hline = found
+        try:
+            results = []
+            for got in engine.run([(partition_task, (ctx, r, span)) for r, span in enumerate(spans)]):
+                results.append(got)
+                rep.advance(got["rows"])
+        except BadInput:
+            results = None
+        if results is not None and _over_limit(results, n_values):
+            results = None
+        if results is None:
+            for f in work.glob("rows-*"):
+                f.unlink()
+        else:
+            bases = [hline + sum(r["lines"] for r in results[:i]) for i in range(len(results))]
+    if results is None:
+        results = [partition_task(ctx, 0, None)]
+        bases = [0]
+        rep.advance(results[0]["rows"])
+    stats = LedgerStats(rows=sum(r["rows"] for r in results), clamped=sum(r["clamped"] for r in results),
+                        debts=sum(r["debts"] for r in results),
+                        accounts_with_debt=sum(r["accounts_with_debt"] for r in results),
+                        totals={bid: [sum(r["totals"][b][a] for r in results) for a in range(n_values)]
+                                for b, bid in enumerate(config.bucket_ids)})
+    if stats.rows == 0:
+        raise BadInput("empty ledger: no account rows", file=str(ledger))
+    counts = [sum(r["counts"][b] for r in results) for b in range(len(config.buckets))]
+    return stats, counts, bases
 
-    def flush(g: int) -> None:
-        b, p = divmod(g, parts)
-        for suffix, buf in (("bin", recs[g]), ("ids", ids[g])):
-            fd = os.open(work / f"rows-{b}-{p}.{suffix}", os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "ab") as fh:
-                fh.write(buf)
-            buf.clear()
 
-    batches = read_ledger_batches(ledger, config, clamp_negative=clamp_negative, stats=stats,
-                                  rows=scheme.values.rows(check_accounts=check_accounts))
-    for batch in batches:
-        n = len(batch)
-        if len(scopes) > 1:  # rows of one bucket together (stable), each bucket's keys under its scope
-            by_bucket = np.argsort(batch.buckets, kind="stable")
-            batch = RowBatch(batch.lines[by_bucket], batch.accounts.take(by_bucket), batch.buckets[by_bucket],
-                             batch.vectors[by_bucket])
-        bounds = np.searchsorted(batch.buckets, np.arange(len(scopes) + 1)).tolist()
-        sort_keys = b"".join(keys.position.many(hi - lo, [scopes[b], *enc.lp_rows(batch.accounts.slice(lo, hi))])
-                             for b, (lo, hi) in enumerate(zip(bounds, bounds[1:])) if hi > lo)
-        rows = np.empty(n, dtype=dt)
-        rows["key"] = np.frombuffer(sort_keys, dtype="S32")
-        rows["line"] = batch.lines
-        rows["idlen"] = batch.accounts.lengths()
-        rows["values"] = batch.vectors
-        group = batch.buckets * parts + partition_of(np.frombuffer(sort_keys, dtype=np.uint8)[0::32], bits)
-        order = np.argsort(group, kind="stable")
-        rows, group = rows[order], group[order]
-        accounts = batch.accounts.take(order)
-        cuts = np.flatnonzero(np.diff(group)) + 1
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
-            g = int(group[lo])
-            if g not in recs:
-                recs[g], ids[g] = bytearray(), bytearray()
-            recs[g] += rows[lo:hi].tobytes()
-            ids[g] += accounts.slice(lo, hi).tobytes()
-            if len(recs[g]) >= _FLUSH:
-                flush(g)
-        counts += np.bincount(batch.buckets, minlength=len(counts))
-        rep.advance(n)
-    for g in recs:
-        flush(g)
-    return stats, counts.tolist()
+def _over_limit(results: list[dict[str, Any]], n_values: int) -> bool:
+    """Whether the spans' totals, added up, reach 2^64 in a bucket or over all buckets (then read it whole)."""
+    buckets = len(results[0]["totals"])
+    per_bucket = [[sum(r["totals"][b][a] for r in results) for a in range(n_values)] for b in range(buckets)]
+    grand = [sum(t[a] for t in per_bucket) for a in range(n_values)]
+    return any(v >= U64_LIMIT for v in grand)
 
 
 def _root_level(roots: list[dict[str, Any]], n_values: int) -> Level:

@@ -8,9 +8,10 @@ re-run after a lost worker writes the same bytes. They receive only the derived 
 
 File formats (private, native little-endian, never published):
 
-* ``rows-B-P.bin`` / ``rows-B-P.ids``: the ledger rows of bucket ``B`` whose position sort key
-  starts with partition prefix ``P`` -- fixed records ``key[32] ‖ line u64 ‖ id length u16 ‖ V × u64``
-  and the account ids concatenated, in ledger order;
+* ``rows-B-P-R.bin`` / ``rows-B-P-R.ids``: the ledger rows of span ``R`` of the ledger in bucket ``B``
+  whose position sort key starts with partition prefix ``P`` -- fixed records ``key[32] ‖ line u64 ‖
+  id length u16 ‖ V × u64`` (``line`` counted from the span's start) and the account ids concatenated,
+  in ledger order;
 * ``pads-B-C.bin``: the padding seeds ``j`` of chunk ``C`` of bucket ``B``, grouped by partition;
 * ``sorted-B-P.bin`` / ``.ids`` / ``.off``: partition ``P`` with its pads, in sort-key order
   (= leaf position order): the same records (padding leaves have ``line`` 0, id length 0 and zero
@@ -22,6 +23,7 @@ File formats (private, native little-endian, never published):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from por.core.errors import BadInput
 from por.core.batchhash import Ragged
 from por.core.fileio import atomic_write_bytes
 from por.core.keys import Prf, SnapshotKeys
+from por.core.ledger import LedgerStats, RowBatch, read_ledger_batches
 from por.modes.registry import mode_for
 from por.tree.store import CHUNK as STORE_CHUNK
 from por.tree.store import AccountRows, ShardWriter, shard_levels
@@ -58,6 +61,103 @@ def save_work_file(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, mode=0o600, durable=False)
 
 
+# ---------------------------------------------------------------- the partition pass
+
+
+@dataclass(frozen=True)
+class PartitionContext:
+    """What a partition task needs (picklable; of the keys, only the position key)."""
+
+    config: SnapshotConfig
+    mode: str
+    zk: Any
+    ledger: str
+    position_key: bytes
+    scopes: list[bytes]
+    bits: int
+    work: str
+    n_values: int
+    clamp_negative: bool
+    check_accounts: bool
+
+
+_FLUSH = 1 << 18  # bytes buffered per partition file before appending
+
+
+def partition_task(ctx: PartitionContext, r: int, span: tuple[int, int] | None) -> dict[str, Any]:
+    """Read span ``r`` of the ledger (bytes ``lo .. hi - 1`` of its data lines, or all of it when ``span`` is
+    None), validate it, and append every row to ``rows-B-P-R.*`` by bucket and sort-key prefix.
+
+    Line numbers are the file's when ``span`` is None, else counted from the span's start (the driver adds
+    the span's first line). Returns the span's stats, rows per bucket and line ends (``lines``).
+    """
+    scheme = mode_for(ctx.mode, ctx.config, ctx.zk)
+    position = Prf(ctx.position_key)
+    work, scopes, bits = Path(ctx.work), ctx.scopes, ctx.bits
+    dt = record_dtype(ctx.n_values)
+    parts = 1 << bits
+    recs: dict[int, bytearray] = {}
+    ids: dict[int, bytearray] = {}
+    counts = np.zeros(len(scopes), dtype=np.int64)
+    stats = LedgerStats()
+
+    def flush(g: int) -> None:
+        b, p = divmod(g, parts)
+        for suffix, buf in (("bin", recs[g]), ("ids", ids[g])):
+            fd = os.open(work / f"rows-{b}-{p}-{r}.{suffix}", os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "ab") as fh:
+                fh.write(buf)
+            buf.clear()
+
+    batches = read_ledger_batches(Path(ctx.ledger), ctx.config, clamp_negative=ctx.clamp_negative, stats=stats,
+                                  rows=scheme.values.rows(check_accounts=ctx.check_accounts),
+                                  span=None if span is None else (*span, 0))
+    for batch in batches:
+        n = len(batch)
+        if len(scopes) > 1:  # rows of one bucket together (stable), each bucket's keys under its scope
+            by_bucket = np.argsort(batch.buckets, kind="stable")
+            batch = RowBatch(batch.lines[by_bucket], batch.accounts.take(by_bucket), batch.buckets[by_bucket],
+                             batch.vectors[by_bucket])
+        bounds = np.searchsorted(batch.buckets, np.arange(len(scopes) + 1)).tolist()
+        sort_keys = b"".join(position.many(hi - lo, [scopes[b], *enc.lp_rows(batch.accounts.slice(lo, hi))])
+                             for b, (lo, hi) in enumerate(zip(bounds, bounds[1:])) if hi > lo)
+        rows = np.empty(n, dtype=dt)
+        rows["key"] = np.frombuffer(sort_keys, dtype="S32")
+        rows["line"] = batch.lines
+        rows["idlen"] = batch.accounts.lengths()
+        rows["values"] = batch.vectors
+        group = batch.buckets * parts + partition_of(np.frombuffer(sort_keys, dtype=np.uint8)[0::32], bits)
+        order = np.argsort(group, kind="stable")
+        rows, group = rows[order], group[order]
+        accounts = batch.accounts.take(order)
+        cuts = (np.flatnonzero(np.diff(group)) + 1).tolist()
+        for lo, hi in zip([0, *cuts], [*cuts, n]):
+            g = int(group[lo])
+            if g not in recs:
+                recs[g], ids[g] = bytearray(), bytearray()
+            recs[g] += rows[lo:hi].tobytes()
+            ids[g] += accounts.slice(lo, hi).tobytes()
+            if len(recs[g]) >= _FLUSH:
+                flush(g)
+        counts += np.bincount(batch.buckets, minlength=len(counts))
+    for g in recs:
+        flush(g)
+    lines = 0
+    if span is not None:
+        with open(ctx.ledger, "rb") as fh:
+            fh.seek(span[0])
+            left = span[1] - span[0]
+            while left > 0:
+                block = fh.read(min(left, 1 << 24))
+                if not block:
+                    break
+                lines += block.count(b"\n")
+                left -= len(block)
+    return {"rows": stats.rows, "clamped": stats.clamped, "debts": stats.debts,
+            "accounts_with_debt": stats.accounts_with_debt, "totals": [stats.totals[bid] for bid in ctx.config.bucket_ids],
+            "counts": counts.tolist(), "lines": lines}
+
+
 # ---------------------------------------------------------------- padding seeds
 
 
@@ -80,20 +180,26 @@ def pad_task(work: str, bucket: int, chunk: int, j0: int, j1: int, padding_key: 
 
 
 def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list[tuple[int, int, int]],
-              bucket_id: str) -> int:
+              bucket_id: str, line_bases: list[int]) -> int:
     """Sort partition ``part`` of a bucket (its rows and its padding seeds) by sort key.
 
     ``pad_slices`` is ``(chunk, first, count)`` per padding chunk: where this partition's seeds lie in
-    ``pads-B-C.bin``. Writes ``sorted-B-P.*`` and returns the number of entries. Two rows with the same
-    sort key are the same account twice in the bucket: :class:`BadInput` naming both lines.
+    ``pads-B-C.bin``; ``line_bases[R]`` is added to the line numbers of span ``R``'s rows. Writes
+    ``sorted-B-P.*`` and returns the number of entries. Two rows with the same sort key are the same
+    account twice in the bucket: :class:`BadInput` naming both lines.
     """
     w = Path(work)
     dt = record_dtype(n_values)
-    rows_path = w / f"rows-{bucket}-{part}.bin"
-    rows = np.fromfile(rows_path, dtype=dt) if rows_path.exists() else np.empty(0, dtype=dt)
-    ids_path = w / f"rows-{bucket}-{part}.ids"
-    ids = Ragged.from_lengths(np.fromfile(ids_path, dtype=np.uint8) if ids_path.exists() else np.empty(0, np.uint8),
-                              rows["idlen"])
+    chunks, blobs = [], []
+    for r, base in enumerate(line_bases):  # spans in ledger order: rows stay in ledger order
+        rows_path = w / f"rows-{bucket}-{part}-{r}.bin"
+        if rows_path.exists():
+            got = np.fromfile(rows_path, dtype=dt)
+            got["line"] += np.uint64(base)
+            chunks.append(got)
+            blobs.append(np.fromfile(w / f"rows-{bucket}-{part}-{r}.ids", dtype=np.uint8))
+    rows = np.concatenate(chunks) if chunks else np.empty(0, dtype=dt)
+    ids = Ragged.from_lengths(np.concatenate(blobs) if blobs else np.empty(0, np.uint8), rows["idlen"])
     seeds = []
     for chunk, first, count in pad_slices:
         if count:
