@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from por.core import encoding as enc
 from por.core.config import load_config
 from por.core.engine import SerialEngine
 from por.core.errors import BadInput
@@ -181,3 +182,22 @@ def test_a_span_reads_no_bom_and_no_header(tmp_path: Path) -> None:
     assert [b.accounts.items() for b in got] == [[b"alice"]] and got[0].lines.tolist() == [1]
     with pytest.raises(BadInput, match="account_id"):
         list(read_ledger_batches(led, cfg, span=(second, led.stat().st_size, 0)))
+
+
+def test_every_account_is_found_even_keys_ending_in_a_zero_byte(tmp_path: Path, ledger) -> None:
+    """numpy's fixed-width bytes drop trailing zero bytes: a key ending in 0x00 was once not found."""
+    from por.core.keys import SnapshotKeys
+
+    cfg, led = ledger
+    build_snapshot(cfg, led, tmp_path / "s", secret=SECRET, height=HEIGHT)
+    prover = Prover(tmp_path / "s")
+    try:
+        accounts = list(prover.accounts())
+        keys = SnapshotKeys.from_master(SECRET)
+        config = load_config(cfg)
+        ending_zero = [a for a in accounts for b in config.bucket_ids
+                       if keys.position(SnapshotKeys.scope(config.snapshot_id, b) + enc.lp(a))[-1] == 0]
+        assert ending_zero, "the ledger should hold such a key"
+        assert all(prover.store.account_leaves(a) for a in accounts)
+    finally:
+        prover.close()

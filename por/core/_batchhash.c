@@ -109,8 +109,8 @@ static PyObject *hash_rows(PyObject *self, PyObject *args, PyObject *kwargs) {
     Py_ssize_t n;
     PyObject *segments, *key = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nO|O", kwlist, &n, &segments, &key)) return NULL;
-    if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "n must be >= 0");
+    if (n < 0 || n > PY_SSIZE_T_MAX / 32) {
+        PyErr_SetString(PyExc_ValueError, "n must be >= 0 (and its digests fit in memory)");
         return NULL;
     }
     PyObject *seq = PySequence_Fast(segments, "segments must be a sequence");

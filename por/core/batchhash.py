@@ -16,7 +16,9 @@ Two implementations compute the same bytes:
 * :func:`hash_rows_py`, the reference (``hashlib``/``hmac``), used when the native module is missing
   or when ``POR_NATIVE_HASH=0`` is set. Tests compare the two on random inputs and on every vector.
 
-:func:`ragged` turns a list of byte strings into a ragged segment.
+:class:`Ragged` holds a column of byte strings (account ids) as one buffer and offsets -- what a ragged
+segment reads -- with the gather (:meth:`Ragged.take`, native too) that reorders them without a Python object
+per string; :func:`ragged` turns a list of byte strings into a ragged segment.
 """
 
 from __future__ import annotations

@@ -39,6 +39,10 @@ class Engine(Protocol):
         """Yield each task's result, in the order of ``tasks``."""
         ...
 
+    def start(self) -> None:
+        """Get the workers ready now (a local pool starts its processes) so that they are warm when tasks come."""
+        ...
+
     def close(self) -> None:
         """Release processes or connections."""
         ...
@@ -57,6 +61,9 @@ class SerialEngine:
                 progress(1)
             yield result
 
+    def start(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -73,14 +80,12 @@ class ProcessEngine:
         self._pool: Any = None  # started by the first run with more than one task
 
     def run(self, tasks: Sequence[Task], progress: Callable[[int], None] | None = None) -> Iterator[Any]:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
-        if len(tasks) <= 1:  # nothing to share out: no process start
+        if len(tasks) <= 1 and self._pool is None:  # nothing to share out: no process start
             yield from SerialEngine().run(tasks, progress)
             return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self.start()
 
         # at most a few tasks ahead of the consumer: results are consumed in order, memory stays bounded
         ahead = 2 * self.workers + 2
@@ -103,9 +108,25 @@ class ProcessEngine:
             for f in pending.values():
                 f.cancel()
 
+    def start(self) -> None:
+        """Start the worker processes, each importing the build's tasks while the caller goes on."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_warm)
+            for _ in range(self.workers):  # the pool starts a process per waiting task
+                self._pool.submit(int)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _warm() -> None:
+    """A local worker's first act: import what the tasks of a build use."""
+    import por.snapshot.shards  # noqa: F401
 
 
 class DaskEngine:
@@ -166,6 +187,9 @@ class DaskEngine:
         finally:
             for f in futures:
                 f.release()
+
+    def start(self) -> None:
+        pass
 
     def close(self) -> None:
         self._client.close()

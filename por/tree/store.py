@@ -418,8 +418,8 @@ class Store:
             if row is None:
                 continue
             keys = np.frombuffer(row[0], dtype="S32")
-            i = int(np.searchsorted(keys, key))
-            if i < len(keys) and keys[i] == key:
+            i = int(np.searchsorted(keys, key))  # compares the whole 32 bytes (memcmp order)
+            if i < len(keys) and row[0][32 * i:32 * i + 32] == key:  # not keys[i]: numpy drops trailing zero bytes
                 offs = np.frombuffer(row[3], dtype="<u4")
                 if row[4][int(offs[i]):int(offs[i + 1])] == account_id.encode("utf-8"):
                     position = int(np.frombuffer(row[1], dtype="<u8")[i])
