@@ -98,3 +98,23 @@ def test_long_key_and_negative_n_are_refused(impl):
         fn(1, [b"m"], b"k" * 65)
     with pytest.raises(ValueError):
         fn(-1, [])
+
+
+def test_a_build_without_the_native_module_gives_the_same_bytes(tmp_path) -> None:
+    """POR_NATIVE_HASH=0 (what a machine without a C compiler runs): the same snapshot and store, byte for byte."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import EXAMPLES, SECRET, store_bytes
+
+    secret = tmp_path / "secret.key"
+    secret.write_text(SECRET.hex())
+    secret.chmod(0o600)
+    for name, flag in (("native", "1"), ("hashlib", "0")):
+        subprocess.run([sys.executable, "-m", "por", "build", "--config", str(EXAMPLES / "snapshot.toml"), "--ledger",
+                        str(EXAMPLES / "ledger.csv"), "--out", str(tmp_path / name), "--secret", str(secret),
+                        "--height", "13", "--json"], check=True, capture_output=True,
+                       env={**os.environ, "POR_NATIVE_HASH": flag})
+    assert (tmp_path / "native/snapshot.json").read_bytes() == (tmp_path / "hashlib/snapshot.json").read_bytes()
+    assert store_bytes(tmp_path / "native/store.sqlite") == store_bytes(tmp_path / "hashlib/store.sqlite")

@@ -21,13 +21,13 @@ def build(
     height: Annotated[Optional[int], typer.Option(help="Height of every bucket tree (default: room for 2x its rows).")] = None,
     clamp_negative: Annotated[bool, typer.Option("--clamp-negative", help="Floor negative amounts at 0 and count them, instead of rejecting.")] = False,
     hiding: Annotated[bool, typer.Option("--hiding", help="Hiding mode: publish Pedersen commitments, not totals (SPEC.md §15).")] = False,
-    jobs: Annotated[Optional[int], typer.Option(help="Local worker processes for the shard tasks (default: 1 in public mode, all cores in hiding and zk mode).", min=1)] = None,
+    jobs: Annotated[Optional[int], typer.Option(help="Local worker processes for the build's tasks (default: all cores for large ledgers -- from about 2^18 rows in public mode, 2^13 in hiding and zk mode -- else 1).", min=1)] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="Run the shard tasks on a Dask cluster: tcp://HOST:PORT of its scheduler, or 'local' for a local cluster of 2 workers.")] = None,
     work_dir: Annotated[Optional[Path], typer.Option(help="Directory for the build's work files (private subdirectory, removed at the end); with --scheduler, a path every worker can read and write. Default: inside the output's staging directory.")] = None,
     zk: Annotated[Optional[Path], typer.Option("--zk", help="zk mode: the setup directory of `por zk setup`; lowest levels become Groth16-proven Poseidon batches (SPEC.md §16).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and store.sqlite."""
+    """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and the store."""
     from por.core.keys import load_secret, secret_file_is_private
     from por.snapshot import build_snapshot
 
@@ -59,7 +59,8 @@ def build(
             out.print(f"[yellow]{res.clamped} negative amounts were clamped to 0[/]")
         if res.secret_created:
             out.print(esc(f"new master secret: {out_dir / 'secret.key'} (mode 0600; keep it private, keep it safe)"))
-        out.print(esc(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} (private)"))
+        out.print(esc(f"wrote {out_dir / 'snapshot.json'} (public) and {out_dir / 'store.sqlite'} with "
+                      f"{out_dir / 'store'}/ (private)"))
         if snap.zk is not None:
             out.print(f"zk mode: batches of {snap.zk.batch_size} leaves, verifying key {snap.zk.digest.hex()}; "
                       f"next: por zk prove {out_dir}")

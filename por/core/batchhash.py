@@ -36,21 +36,25 @@ Segment = Any
 """``bytes`` (constant), ``(buffer, width)`` (fixed) or ``(buffer, offsets)`` (ragged; uint64 offsets)."""
 
 
+def _raw(buf: Any) -> bytes:
+    return np.ascontiguousarray(buf).tobytes() if isinstance(buf, np.ndarray) else bytes(buf)
+
+
 def _rows_of(n: int, seg: Segment) -> list[bytes]:
     if not isinstance(seg, tuple):
-        return [bytes(seg)] * n
+        return [_raw(seg)] * n
     buf, second = seg
-    data = memoryview(buf).cast("B")
+    data = _raw(buf)
     if isinstance(second, (int, np.integer)):
         w = int(second)
         if w < 0 or len(data) < n * w:
             raise ValueError("fixed segment shorter than n * width")
-        return [bytes(data[i * w:(i + 1) * w]) for i in range(n)]
-    off = np.frombuffer(memoryview(second).cast("B"), dtype=np.uint64)
+        return [data[i * w:(i + 1) * w] for i in range(n)]
+    off = np.frombuffer(_raw(second), dtype=np.uint64)
     if len(off) != n + 1 or (n and (np.any(off[1:] < off[:-1]) or int(off[-1]) > len(data))):
         raise ValueError("ragged segment: offsets must be n+1 non-decreasing uint64 within the buffer")
     o = off.tolist()
-    return [bytes(data[o[i]:o[i + 1]]) for i in range(n)]
+    return [data[o[i]:o[i + 1]] for i in range(n)]
 
 
 def hash_rows_py(n: int, segments: Sequence[Segment], key: bytes | None = None) -> bytes:

@@ -31,30 +31,38 @@ def example_config(assets: int = 3, buckets: int = 2, snapshot_id: str = "demo-2
     return "\n".join(lines) + "\n"
 
 
-def _amount(rng: random.Random, decimals: int) -> str:
+def _amount(rng: random.Random, decimals: int, cap: int = 100_000) -> str:
+    """A random amount; its whole part below ``cap`` (only large ledgers need one below 100 000: see
+    :func:`write_example_ledger`)."""
     r = rng.randrange(100)
     if r < 30:
         return "0"
     whole = rng.randrange(10 ** rng.randrange(1, 5)) if r < 95 else rng.randrange(10_000, 100_000)
+    whole %= cap
     frac = rng.randrange(10**decimals) if decimals else 0
     return f"{whole}.{str(frac).rjust(decimals, '0')}".rstrip("0").rstrip(".") if decimals else str(whole)
 
 
 def write_example_ledger(path: Path, users: int, assets: int = 3, buckets: int = 2, seed: int = 7) -> None:
-    """Write a CSV ledger of ``users`` accounts; about 1 in 8 also holds a second bucket."""
+    """Write a CSV ledger of ``users`` accounts; about 1 in 8 also holds a second bucket.
+
+    Amounts stay realistic at any size: each whole part is below ``2^63 / (users · 10^decimals)`` (and below
+    100 000), so that no total of the ledger reaches 2^64 minor units even at tens of millions of users (a
+    ledger of up to ~92 000 users is the same with or without this cap)."""
     rng = random.Random(seed)
     symbols = [s for s, _ in ASSET_POOL[:assets]]
     decs = [d for _, d in ASSET_POOL[:assets]]
+    caps = [max(1, min(100_000, (1 << 63) // (max(users, 1) * 10**d))) for d in decs]
     names = [BUCKET_NAMES[i] if i < len(BUCKET_NAMES) else f"bucket-{i}" for i in range(buckets)]
     tmp = Path(path).with_name(Path(path).name + ".partial")
     with open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(["account_id", "bucket", *symbols]) + "\n")
         for u in range(users):
             b = u % buckets
-            fh.write(f"user-{u:07d},{names[b]}," + ",".join(_amount(rng, d) for d in decs) + "\n")
+            fh.write(f"user-{u:07d},{names[b]}," + ",".join(_amount(rng, d, c) for d, c in zip(decs, caps)) + "\n")
             if buckets > 1 and rng.randrange(8) == 0:
                 b2 = (b + 1) % buckets
-                fh.write(f"user-{u:07d},{names[b2]}," + ",".join(_amount(rng, d) for d in decs) + "\n")
+                fh.write(f"user-{u:07d},{names[b2]}," + ",".join(_amount(rng, d, c) for d, c in zip(decs, caps)) + "\n")
     tmp.replace(path)
 
 

@@ -30,9 +30,9 @@ from por.snapshot.sharded import build_sharded, estimated_rows
 from por.tree.sumtree import BucketBuilder, BuiltBucket, bucket_heights
 
 
-PARALLEL_MIN_ROWS = 1 << 13
-"""Hiding and zk builds of ledgers at least this long (estimated from the file size) use every core by default;
-smaller ones are not worth a process start."""
+PARALLEL_MIN_ROWS = {"public": 1 << 18, "hiding": 1 << 13, "zk": 1 << 13}
+"""Builds of ledgers at least this long (estimated from the file size) use every core by default; smaller ones
+are not worth a process start (a public leaf costs about a microsecond, a committed or Poseidon leaf far more)."""
 
 
 @dataclass
@@ -140,8 +140,8 @@ def build_snapshot(
 
     The build is sharded (:mod:`por.snapshot.sharded`: bounded memory at any size). Its tasks run
     on ``engine``, or on a Dask cluster (``scheduler``: ``tcp://HOST:PORT`` or ``local``), or ``jobs``
-    local processes; by default in this process (public mode, and small ledgers) or on every core (hiding
-    and zk mode from :data:`PARALLEL_MIN_ROWS` rows, whose leaves cost far more than a process start). ``work_dir`` is where the work files go (a
+    local processes; by default on every core from :data:`PARALLEL_MIN_ROWS` rows (per mode), else in this
+    process. ``work_dir`` is where the work files go (a
     path every Dask worker can read); by default inside the output's staging directory. The
     output is byte-identical whatever runs it.
     """
@@ -157,7 +157,7 @@ def build_snapshot(
         secret = generate_secret()
     own = engine is None
     if engine is None:
-        if jobs is None and scheduler is None and name != "public" and estimated_rows(ledger) >= PARALLEL_MIN_ROWS:
+        if jobs is None and scheduler is None and estimated_rows(ledger) >= PARALLEL_MIN_ROWS[name]:
             jobs = os.cpu_count() or 1
         engine = make_engine(jobs=jobs, scheduler=scheduler)
     try:
