@@ -39,8 +39,9 @@ class Engine(Protocol):
         """Yield each task's result, in the order of ``tasks``."""
         ...
 
-    def start(self) -> None:
-        """Get the workers ready now (a local pool starts its processes) so that they are warm when tasks come."""
+    def start(self, warm: Sequence[str] = ()) -> None:
+        """Get the workers ready now (a local pool starts its processes, each importing the modules named in
+        ``warm``: those of the tasks to come) so that they are warm when tasks come."""
         ...
 
     def close(self) -> None:
@@ -61,7 +62,7 @@ class SerialEngine:
                 progress(1)
             yield result
 
-    def start(self) -> None:
+    def start(self, warm: Sequence[str] = ()) -> None:
         pass
 
     def close(self) -> None:
@@ -108,14 +109,14 @@ class ProcessEngine:
             for f in pending.values():
                 f.cancel()
 
-    def start(self) -> None:
-        """Start the worker processes, each importing the build's tasks while the caller goes on."""
+    def start(self, warm: Sequence[str] = ()) -> None:
+        """Start the worker processes, each importing the modules named in ``warm`` while the caller goes on."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_warm)
+                                             initializer=_warm, initargs=(tuple(warm),))
             for _ in range(self.workers):  # the pool starts a process per waiting task
                 self._pool.submit(int)
 
@@ -124,9 +125,12 @@ class ProcessEngine:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _warm() -> None:
-    """A local worker's first act: import what the tasks of a build use."""
-    import por.snapshot.shards  # noqa: F401
+def _warm(modules: tuple[str, ...]) -> None:
+    """A local worker's first act: import the modules its tasks will need (named by the caller, which knows them)."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
 
 
 class DaskEngine:
@@ -188,7 +192,7 @@ class DaskEngine:
             for f in futures:
                 f.release()
 
-    def start(self) -> None:
+    def start(self, warm: Sequence[str] = ()) -> None:
         pass
 
     def close(self) -> None:

@@ -112,7 +112,7 @@ def build_sharded(
     """
     rep = reporter or QUIET
     engine = engine or SerialEngine()
-    engine.start()  # local workers start while this process checks its inputs and reads the ledger's header
+    engine.start(warm=["por.snapshot.shards"])  # local workers start while this process reads the ledger's header
     scheme = mode_for(mode, config, zk)
     scheme.check_buildable()
     keys = SnapshotKeys.from_master(secret)
