@@ -6,7 +6,8 @@
 //                "jobs": [...]}                   ("jobs" optional: if present, stdin is not read)
 // a job:        {"index": <int>, "input": "<path of the circuit input JSON>" | {<the input object>},
 //                "seed": "<64 hex digits: 32 bytes>", "proof": "<out path>", "public": "<out path>",
-//                "witness": "<out path>" (optional: also write the .wtns file)}
+//                "witness": "<out path>" (optional: also write the .wtns file),
+//                "prove": false (optional: witness only -- the native backend proves; "witness" required)}
 //
 // Jobs are proved in the order received. For each: witness (snarkjs.wtns.calculate, in memory), then
 // snarkjs.groth16.prove; proof.json / public.json (and the witness) are written atomically (a temp
@@ -207,7 +208,11 @@ function parseJob(job, where) {
     if (typeof job.seed !== "string" || !SEED_HEX.test(job.seed)) {
         throw new UsageError(`${where}: "seed" must be 64 lowercase hex digits`);
     }
-    for (const key of ["proof", "public"]) {
+    if (job.prove !== undefined && typeof job.prove !== "boolean") throw new UsageError(`${where}: bad "prove"`);
+    if (job.prove === false && (typeof job.witness !== "string" || !job.witness)) {
+        throw new UsageError(`${where}: a witness-only job needs a "witness" path`);
+    }
+    for (const key of job.prove === false ? [] : ["proof", "public"]) {
         if (typeof job[key] !== "string" || !job[key]) throw new UsageError(`${where}: missing "${key}" path`);
     }
     if (job.witness !== undefined && job.witness !== null && typeof job.witness !== "string") {
@@ -248,6 +253,11 @@ async function prove(ctx, job) {
             throw new JobError(job.index, "witness calculation", err);
         }
         const t1 = performance.now();
+        if (job.prove === false) {
+            writeAtomic(job.witness, wtns.data);
+            emit(`done ${job.index} ${(t1 - t0).toFixed(3)} 0`);
+            return;
+        }
         let result;
         try {
             result = await snarkjs.groth16.prove(ctx.zkey, wtns);
