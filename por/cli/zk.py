@@ -105,7 +105,7 @@ def verify_cmd(
     verifier: Annotated[Optional[str], typer.Option(help="native (MCL via mclbn256) or py_ecc (the reference); default: native if installed.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify every batch proof with py_ecc and check the proven batches add up to the published roots."""
+    """Verify every batch proof (native MCL or py_ecc) and check the proven batches add up to the published roots."""
     from rich.table import Table
 
     from por.core.errors import EXIT_VERIFY_FAILED
