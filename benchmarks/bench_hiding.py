@@ -139,7 +139,7 @@ def child_build(a: dict) -> dict:
 
     import numpy as np
 
-    from por.tree import sumtree as por_tree
+    from por.modes import hiding as por_tree  # hiding mode calls its imported commit_levels
     from por.snapshot import build_snapshot, load_snapshot
 
     calls: list[dict] = []
