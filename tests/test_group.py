@@ -410,3 +410,24 @@ def test_mul_add_base_many_tables() -> None:
     assert inf[6].is_identity and inf[7] == group.mul_add_base(ss[7], a2, ts[7])
     with pytest.raises(ValueError):
         group.mul_add_base_many(ss, a, ts[:-1])
+
+
+def test_fixed_base_table_rows_built_by_two_threads() -> None:
+    """Two threads extending one fresh table concurrently leave every row right (none skipped or doubled)."""
+    import threading
+
+    from por.crypto import group_table
+    from por.crypto.group_coincurve import _cc_of
+    from por.crypto.group_ffi import _new_pk
+
+    base = rand_scalar() * G
+    table = group_table._Table(_cc_of(base))
+    threads = [threading.Thread(target=table.ensure, args=(rows,)) for rows in (12, 12, 6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert table.rows == 12
+    for w, d in ((0, 1), (0, 2), (0, 255), (5, 1), (6, 77), (11, 255), (11, 128)):
+        entry = Point._new(cc=_new_pk("secp256k1_pubkey *", table.arr[w * 255 + d - 1]))
+        assert entry == (d << (8 * w)) * base, (w, d)

@@ -41,8 +41,13 @@ class _Table:
         self.addr = int(_ffi.cast("uintptr_t", self.arr))
         self.rows = 0
         self._next = _new_pk("secp256k1_pubkey *", base_cc[0])  # type: ignore[index]  # 256^rows * B
+        self._grow = threading.Lock()  # two threads extending one table would skip a row
 
     def ensure(self, rows: int) -> None:
+        with self._grow:
+            self._extend(rows)
+
+    def _extend(self, rows: int) -> None:
         arr = self.arr
         while self.rows < rows:
             cur = self._next
