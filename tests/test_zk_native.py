@@ -183,3 +183,18 @@ def test_batch_kind_verify_takes_the_verifier(setup: build.CircuitSetup, both) -
         BATCH.verify(vk, proved.proof, proved.root, list(proved.sums), verifier=verifier)
     with pytest.raises(VerificationFailed):
         BATCH.verify(vk, proved.proof, proved.root, [s + 1 for s in proved.sums], verifier="native")
+
+
+def test_native_proof_that_does_not_verify_is_never_returned(setup: build.CircuitSetup, tmp_path: Path) -> None:
+    """The recombined proof is checked against the setup's verification key: with a key whose delta is not
+    the zkey's, proving fails closed (ToolError, exit 2) instead of writing an invalid proof."""
+    from por.zk.tools import ToolError
+
+    bad_dir = tmp_path / "setup"
+    shutil.copytree(setup.directory, bad_dir, ignore=shutil.ignore_patterns("native"))
+    doc = json.loads(setup.vkey_path.read_text())
+    doc["vk_delta_2"] = doc["vk_beta_2"]  # a valid G2 point of the subgroup, not the zkey's delta
+    (bad_dir / "verification_key.json").write_text(json.dumps(doc))
+    bad = build.CircuitSetup(setup.circuit, bad_dir)
+    with pytest.raises(ToolError, match="does not verify under the setup's verification key"):
+        list(prover.prove_batches(bad, [(random_leaves(21), SEEDS[0])], backend="native"))

@@ -23,9 +23,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from por.core.errors import ServiceUnavailable, VerificationFailed
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.zk.groth16 import G1Point, G2Point, Proof, R_MODULUS, VerifyingKey, _check_public
-from por.zk.zkey import derived_zkeys, read_header
+from por.zk.tools import ToolError
+from por.zk.zkey import derived_zkeys
 
 INSTALL_HINT = "install the optional native backend: pip install 'por[native]' (groth16py is GPL-3.0, see README)"
 RNG_TAG = bytes.fromhex("00000013") + b"por/v1/zk-prove-rng"
@@ -204,19 +205,23 @@ def _decode(blob: bytes) -> tuple[tuple[int, int], tuple[tuple[int, int], tuple[
 class NativeProver:
     """Deterministic Groth16 proofs of one snarkjs zkey with groth16py (module docstring).
 
-    The derived keys are written once beside the zkey (``<zkey dir>/native/``, atomically) and imported
-    once per process. :meth:`prove` takes a ``.wtns`` file and the batch's 32-byte seed.
+    The derived keys are written once beside the zkey (``<zkey dir>/native/<zkey digest>/``, atomically)
+    and imported once per process. :meth:`prove` takes a ``.wtns`` file and the batch's 32-byte seed, and
+    checks the recombined proof against ``vk`` (the setup's verifying key) before returning it.
     """
 
-    def __init__(self, zkey: Path) -> None:
+    def __init__(self, zkey: Path, vk: VerifyingKey) -> None:
         _require(prove=True)
         import groth16py
 
         self._g16 = groth16py
         zkey = Path(zkey).resolve()
-        head = read_header(zkey)
+        head, paths = derived_zkeys(zkey, zkey.parent / "native")
         self.n_public = head.n_public
-        paths = derived_zkeys(zkey, zkey.parent / "native")
+        if vk.n_public != head.n_public:
+            raise BadInput(f"the verification key takes {vk.n_public} public signals, the zkey {head.n_public}",
+                           file=str(zkey))
+        self.vk = vk
         self._pks = {name: groth16py.import_zkey(str(path))[0] for name, path in paths.items()}
         self._mcl = _mcl_lib()
         self._delta1 = self._mcl.g1(*head.delta1)
@@ -226,8 +231,13 @@ class NativeProver:
         a, b, c = _decode(self._g16.prove_wtns(self._pks[name], str(witness)))
         return a, b, c
 
-    def prove(self, witness: Path, seed: bytes) -> Proof:
-        """The proof of ``witness`` with ``r, s`` of ``seed`` (SPEC.md §16.13): byte-identical to snarkjs'."""
+    def prove(self, witness: Path, seed: bytes, public: Sequence[int]) -> Proof:
+        """The proof of ``witness`` with ``r, s`` of ``seed`` (SPEC.md §16.13): byte-identical to snarkjs'.
+
+        ``public`` are the witness's public signals. Fails closed: a recombined proof that does not verify
+        for them under the setup's key (a zkey that does not match it, a witness violating a constraint, a
+        groth16py fault) raises :class:`ToolError` and is never returned.
+        """
         mcl = self._mcl
         r, s = proving_scalars(seed)
         _, b0, c0 = self._run("c", witness)
@@ -238,19 +248,25 @@ class NativeProver:
         b = mcl.g2_op("mclBnG2_add", mcl.g2(*b0), mcl.g2_op("mclBnG2_mul", self._delta2, fs))
         c = mcl.g1_op("mclBnG1_add", mcl.g1(*c0), mcl.g1_op("mclBnG1_mul", a, fs))
         c = mcl.g1_op("mclBnG1_add", c, mcl.g1_op("mclBnG1_mul", mcl.g1(*b10), fr))
-        return Proof(mcl.g1_point(a), mcl.g2_point(b), mcl.g1_point(c))
+        try:
+            proof = Proof(mcl.g1_point(a), mcl.g2_point(b), mcl.g1_point(c))
+            verify(self.vk, proof, public)
+        except (ValueError, VerificationFailed) as exc:
+            raise ToolError(f"the native prover's proof does not verify under the setup's verification key "
+                            f"({exc}): prove with --prover snarkjs") from None
+        return proof
 
 
 _provers: dict[Path, NativeProver] = {}
 
 
-def native_prover(zkey: Path) -> NativeProver:
-    """The process's :class:`NativeProver` of ``zkey`` (keys imported once)."""
+def native_prover(zkey: Path, vk: VerifyingKey) -> NativeProver:
+    """The process's :class:`NativeProver` of ``zkey`` (keys imported once) checking against ``vk``."""
     key = Path(zkey).resolve()
     with _lock:
         found = _provers.get(key)
-    if found is None:
-        found = NativeProver(key)
+    if found is None or found.vk != vk:
+        found = NativeProver(key, vk)
         with _lock:
             _provers[key] = found
     return found

@@ -7,7 +7,8 @@
 // a job:        {"index": <int>, "input": "<path of the circuit input JSON>" | {<the input object>},
 //                "seed": "<64 hex digits: 32 bytes>", "proof": "<out path>", "public": "<out path>",
 //                "witness": "<out path>" (optional: also write the .wtns file),
-//                "prove": false (optional: witness only -- the native backend proves; "witness" required)}
+//                "prove": false (optional: witness only -- the native backend proves; "witness" required,
+//                                "seed" absent)}
 //
 // Jobs are proved in the order received. For each: witness (snarkjs.wtns.calculate, in memory), then
 // snarkjs.groth16.prove; proof.json / public.json (and the witness) are written atomically (a temp
@@ -205,12 +206,14 @@ async function loadSnarkjs(nodeModules) {
 function parseJob(job, where) {
     if (job === null || typeof job !== "object" || Array.isArray(job)) throw new UsageError(`${where}: not an object`);
     if (!Number.isSafeInteger(job.index) || job.index < 0) throw new UsageError(`${where}: bad "index"`);
-    if (typeof job.seed !== "string" || !SEED_HEX.test(job.seed)) {
-        throw new UsageError(`${where}: "seed" must be 64 lowercase hex digits`);
-    }
     if (job.prove !== undefined && typeof job.prove !== "boolean") throw new UsageError(`${where}: bad "prove"`);
-    if (job.prove === false && (typeof job.witness !== "string" || !job.witness)) {
-        throw new UsageError(`${where}: a witness-only job needs a "witness" path`);
+    if (job.prove === false) {
+        if (typeof job.witness !== "string" || !job.witness) {
+            throw new UsageError(`${where}: a witness-only job needs a "witness" path`);
+        }
+        if (job.seed !== undefined) throw new UsageError(`${where}: a witness-only job takes no "seed"`);
+    } else if (typeof job.seed !== "string" || !SEED_HEX.test(job.seed)) {
+        throw new UsageError(`${where}: "seed" must be 64 lowercase hex digits`);
     }
     for (const key of job.prove === false ? [] : ["proof", "public"]) {
         if (typeof job[key] !== "string" || !job[key]) throw new UsageError(`${where}: missing "${key}" path`);
@@ -242,7 +245,8 @@ async function prove(ctx, job) {
     } catch (err) {
         throw new JobError(job.index, "reading the input", err);
     }
-    const stream = new SeedStream(Buffer.from(job.seed, "hex"));
+    // a witness-only job has no seed: the proving randomness never leaves Python (SPEC.md §16.15)
+    const stream = job.prove === false ? null : new SeedStream(Buffer.from(job.seed, "hex"));
     current = stream;
     try {
         const t0 = performance.now();

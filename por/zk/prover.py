@@ -222,7 +222,7 @@ def prove_batches(setup: CircuitSetup, batches: Iterable[tuple[Sequence[BatchLea
     if resolve_prover(backend) == "native":
         from por.zk.native import native_prover
 
-        native = native_prover(setup.zkey)
+        native = native_prover(setup.zkey, setup.verifying_key())
     if isinstance(batches, Sequence):
         jobs: Iterator[tuple[int, Sequence[BatchLeaf], bytes]] = iter(
             [_check_job(setup.circuit, i, job) for i, job in enumerate(batches)])
@@ -317,9 +317,11 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                              work / f"public_{index}.json",
                              work / f"witness_{index}.wtns" if with_levels or native else None, seed)
                 entry.input.write_text(json.dumps(circuit.kind.witness_input(leaves, factors or None)))
-                line = {"index": index, "input": str(entry.input), "seed": seed.hex(), "proof": str(entry.proof),
+                line = {"index": index, "input": str(entry.input), "proof": str(entry.proof),
                         "public": str(entry.public), "witness": str(entry.witness) if entry.witness else None}
-                if native is not None:
+                if native is None:
+                    line["seed"] = seed.hex()
+                else:  # node computes the witness only; the seed stays in this process
                     line["prove"] = False
                 pending.append(entry)
                 try:
@@ -355,9 +357,9 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                         public = load_public_signals(head.public, expected=circuit.info.n_public)
                     else:
                         t_native = time.perf_counter()
-                        proof = native.prove(head.witness, head.seed)
-                        prove_seconds = time.perf_counter() - t_native
                         public = read_witness(head.witness)[1:1 + circuit.info.n_public]
+                        proof = native.prove(head.witness, head.seed, public)
+                        prove_seconds = time.perf_counter() - t_native
                     levels = (levels_from_witness(circuit.sym, circuit.k, read_witness(head.witness))
                               if with_levels and head.witness else None)
                     for path in head.files():

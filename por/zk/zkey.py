@@ -22,6 +22,7 @@ The proof for the batch's own ``r, s`` is then ``A = A₀ + r·δ₁``, ``B = B�
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import tempfile
@@ -137,19 +138,21 @@ def _header_bytes(z: _Zkey, *, alpha1: bytes, beta1: bytes, zero_delta: bool, do
     return bytes(raw)
 
 
-def derived_zkeys(zkey: Path, out_dir: Path) -> dict[str, Path]:
-    """Write the derived keys ``c``, ``a``, ``b1`` of ``zkey`` (module docstring) into ``out_dir``, atomically.
+def derived_zkeys(zkey: Path, out_dir: Path) -> tuple[ZkeyHeader, dict[str, Path]]:
+    """Write the derived keys ``c``, ``a``, ``b1`` of ``zkey`` (module docstring), atomically, into
+    ``out_dir/<the first 32 hex digits of sha256(zkey)>/``; return the zkey's header and ``{name: path}``.
 
-    Files already present are kept (the names carry nothing but the role: ``out_dir`` must be specific to
-    ``zkey``, e.g. a directory beside it). Returns ``{name: path}``.
+    Keys already there are kept: the directory is named by the zkey's content, so a zkey replaced in place
+    (a re-run or re-imported setup) never proves with the keys of the old one.
     """
-    out_dir = Path(out_dir)
+    data = Path(zkey).read_bytes()
+    z = _parse(data, str(zkey))
+    head = _header(z)
+    out_dir = Path(out_dir) / hashlib.sha256(data).hexdigest()[:32]
     paths = {name: out_dir / f"{name}.zkey" for name in DERIVED}
     if all(p.is_file() for p in paths.values()):
-        return paths
+        return head, paths
     out_dir.mkdir(parents=True, exist_ok=True)
-    z = _parse(Path(zkey).read_bytes(), str(zkey))
-    head = _header(z)
     hdr = z.header_offset
     alpha1, beta1 = z.data[hdr:hdr + G1_BYTES], z.data[hdr + G1_BYTES:hdr + 2 * G1_BYTES]
     zero_g1 = bytes(G1_BYTES)
@@ -170,4 +173,4 @@ def derived_zkeys(zkey: Path, out_dir: Path) -> dict[str, Path]:
                     (SECTION_C, small[SECTION_C]), (SECTION_H, small[SECTION_H])]
         sections += [(k, d) for k, d in keep if k > SECTION_H]
         _write(paths[name], sections)
-    return paths
+    return head, paths
