@@ -152,26 +152,40 @@ def test_missing_native_package_is_clear_and_snarkjs_still_proves(setup: build.C
     assert again.proof == both[0][0].proof
 
 
-def test_cli_prove_same_bytes_serial_jobs_and_dask(tmp_path: Path, zk_setup: Path, inputs) -> None:  # noqa: F811
+def test_cli_prove_same_bytes_serial_jobs_and_dask(tmp_path: Path, zk_setup: Path, inputs,  # noqa: F811
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same proof files from snarkjs, native, native --jobs 2 and native on Dask; without the native packages
+    `--prover native` / `--verifier native` exit 3 naming the extra, and the defaults fall back to snarkjs
+    (same bytes) and py_ecc."""
     cfg, ledger, secret = inputs
     base = tmp_path / "base"
     r = run("build", "--config", cfg, "--ledger", ledger, "--out", base, "--secret", secret, "--zk", zk_setup)
     assert r.exit_code == 0, r.output
     outputs = {}
     for label, extra in (("snarkjs", ["--prover", "snarkjs"]), ("native", ["--prover", "native"]),
-                         ("jobs2", ["--jobs", "2"]), ("dask", ["--scheduler", "local"])):
+                         ("jobs2", ["--jobs", "2"]), ("dask", ["--scheduler", "local"]), ("missing", [])):
         snap = tmp_path / label
         shutil.copytree(base, snap)
-        r = run("zk", "prove", snap, "--json", *extra)
+        with monkeypatch.context() as m:
+            if label == "missing":
+                m.setitem(sys.modules, "groth16py", None)  # `import groth16py` now raises ImportError
+                r = run("zk", "prove", snap, "--prover", "native")
+                assert r.exit_code == 3 and "groth16py" in r.output and "pip install 'por[native]'" in r.output
+            r = run("zk", "prove", snap, "--json", *extra)
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["proved"] == 5
         outputs[label] = {p.relative_to(snap).as_posix(): p.read_bytes() for p in sorted((snap / "zk").rglob("*.json"))}
     assert len(outputs["snarkjs"]) == 5
-    for label in ("native", "jobs2", "dask"):
+    for label in ("native", "jobs2", "dask", "missing"):
         assert outputs[label] == outputs["snarkjs"], label
-    for verifier in ("native", "py_ecc"):
-        r = run("zk", "verify", tmp_path / "dask", "--verifier", verifier)
-        assert r.exit_code == 0, r.output
+    r = run("zk", "verify", tmp_path / "dask", "--verifier", "native", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["valid"], r.output
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "mclbn256", None)
+        r = run("zk", "verify", tmp_path / "dask", "--verifier", "native")
+        assert r.exit_code == 3 and "mclbn256" in r.output and "pip install 'por[native]'" in r.output
+        r = run("zk", "verify", tmp_path / "dask", "--json")  # the default without MCL: py_ecc
+        assert r.exit_code == 0 and json.loads(r.stdout)["valid"], r.output
     r = run("zk", "prove", tmp_path / "native", "--prover", "nope")
     assert r.exit_code == 2
 
