@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from por.core.errors import ServiceUnavailable, VerificationFailed
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.modes.zk import batch_proof_path
 from por.snapshot.document import load_snapshot
 from por.zk import build, native, prover
@@ -201,8 +201,7 @@ def test_batch_kind_verify_takes_the_verifier(setup: build.CircuitSetup, both) -
 
 def test_native_proof_that_does_not_verify_is_never_returned(setup: build.CircuitSetup, tmp_path: Path) -> None:
     """The recombined proof is checked against the setup's verification key: with a key whose delta is not
-    the zkey's, proving fails closed (ToolError, exit 2) instead of writing an invalid proof."""
-    from por.zk.tools import ToolError
+    the zkey's, proving fails closed (BadInput, exit 2) instead of writing an invalid proof."""
 
     bad_dir = tmp_path / "setup"
     shutil.copytree(setup.directory, bad_dir, ignore=shutil.ignore_patterns("native"))
@@ -210,5 +209,85 @@ def test_native_proof_that_does_not_verify_is_never_returned(setup: build.Circui
     doc["vk_delta_2"] = doc["vk_beta_2"]  # a valid G2 point of the subgroup, not the zkey's delta
     (bad_dir / "verification_key.json").write_text(json.dumps(doc))
     bad = build.CircuitSetup(setup.circuit, bad_dir)
-    with pytest.raises(ToolError, match="does not verify under the setup's verification key"):
+    with pytest.raises(BadInput, match="does not verify under the setup's verification key"):
         list(prover.prove_batches(bad, [(random_leaves(21), SEEDS[0])], backend="native"))
+
+
+# ---------------------------------------------------------------- strict parsing: MCL decides as py_ecc does
+
+def _g1_cases() -> list[tuple[int, int]]:
+    from py_ecc.optimized_bn128 import G1, multiply, neg, normalize
+
+    q = g16.Q_MODULUS
+    pts = [normalize(multiply(G1, k)) for k in (1, 2, 12345, g16.R_MODULUS - 1)]
+    pts.append(normalize(neg(multiply(G1, 7))))
+    good = [(int(p[0].n), int(p[1].n)) for p in pts]
+    x, y = good[2]
+    return good + [(x, (y + 1) % q), (1, 3), (0, 0), (0, 1), (q - 1, q - 1), (x, q - 1)]
+
+
+def _g2_cases() -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    from py_ecc.optimized_bn128 import FQ2, G2, b2, multiply, neg, normalize
+
+    from .test_zk import _fq2_sqrt
+
+    pts = [normalize(multiply(G2, k)) for k in (1, 99991)] + [normalize(neg(multiply(G2, 5)))]
+    cases = [(tuple(int(c) for c in p[0].coeffs), tuple(int(c) for c in p[1].coeffs)) for p in pts]
+    outside = []
+    for i in range(1, 60):  # points of the twist outside the order-r subgroup (the cofactor is not 1)
+        x = FQ2([i, 7])
+        y = _fq2_sqrt(x ** 3 + b2)
+        if y is not None:
+            outside.append((tuple(int(c) for c in x.coeffs), tuple(int(c) for c in y.coeffs)))
+        if len(outside) == 3:
+            break
+    (x0, x1), (y0, y1) = cases[1]
+    return cases + outside + [((x0, x1), (y0, (y1 + 1) % g16.Q_MODULUS)), ((0, 0), (0, 0)), ((1, 0), (2, 0))]
+
+
+def test_mcl_point_checks_decide_exactly_as_py_ecc() -> None:
+    """Each G1 / G2 candidate -- points of the group, their negatives, points off the curve, points of the
+    twist outside the order-r subgroup -- gets the same verdict and reason from MCL as from py_ecc."""
+    g1 = _g1_cases()
+    g2 = _g2_cases()
+    verdicts = {"g1": [g16.PY_ECC.g1(*c) for c in g1], "g2": [g16.PY_ECC.g2(*c) for c in g2]}
+    assert verdicts == {"g1": [native.MCL_CHECKS.g1(*c) for c in g1], "g2": [native.MCL_CHECKS.g2(*c) for c in g2]}
+    assert verdicts["g1"].count(None) == 5 and verdicts["g2"].count(None) == 3
+    assert verdicts["g2"].count(g16.G2_OUTSIDE_SUBGROUP) == 3
+
+
+def test_malformed_documents_rejected_alike_by_both_checks() -> None:
+    """Every malformed snarkjs document of tests/test_zk.py is BadInput with the same reason and field with
+    MCL's checks as with py_ecc's, and the valid ones parse to the same points."""
+    import copy
+
+    from .test_zk import _mutations, load
+
+    for which, what, mutate, match in _mutations():
+        parse = g16.parse_proof if which == "proof" else g16.parse_verifying_key
+        errors = []
+        for checks in (g16.PY_ECC, native.MCL_CHECKS):
+            bad = mutate(copy.deepcopy(load("proof.json" if which == "proof" else "verification_key.json")))
+            with pytest.raises(BadInput, match=match) as exc:
+                parse(bad, checks=checks)
+            errors.append((exc.value.reason, exc.value.field))
+        assert errors[0] == errors[1], what
+    for name, parse in (("proof.json", g16.parse_proof), ("verification_key.json", g16.parse_verifying_key)):
+        assert parse(load(name), checks=native.MCL_CHECKS) == parse(load(name))
+
+
+def test_zk_verify_native_rejects_a_b_outside_the_subgroup(tmp_path: Path) -> None:
+    """A published batch proof whose B is on the twist but outside the order-r subgroup: malformed (the
+    pairing is never reached), named in the failures, exit 1."""
+    from .test_zk import _twist_point_outside_subgroup
+
+    snap = tmp_path / "mode"
+    shutil.copytree(VECTORS / "zk" / "mode", snap)
+    path = snap / "zk" / "0" / "1.json"
+    doc = json.loads(path.read_text())
+    doc["proof"]["pi_b"] = _twist_point_outside_subgroup()
+    path.write_text(json.dumps(doc))
+    r = run("zk", "verify", snap, "--verifier", "native", "--json")
+    assert r.exit_code == 1
+    failures = json.loads(r.stdout)["failures"]
+    assert len(failures) == 1 and "batch 1" in failures[0] and "subgroup" in failures[0] and "pi_b" in failures[0]

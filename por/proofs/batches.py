@@ -19,15 +19,15 @@ from por.core.engine import Engine
 from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.core.fileio import atomic_write_json
 from por.core.progress import Progress
-from por.modes.zk import BatchProofDoc, ZkMode, batch_leaves, batch_proof_path, prove_seed, verify_batch
+from por.modes.zk import BatchProofDoc, ZkMode, batch_leaves, batch_proof_path, prove_seed
 from por.proofs.inclusion import Prover
 from por.snapshot.document import load_snapshot
 from por.tree.sumtree import parent
 from por.zk import batch as zb
 from por.zk.circuits import margin_value_base
-from por.zk.groth16 import parse_proof, parse_verifying_key
+from por.zk.groth16 import PY_ECC, Proof
 from por.zk.prover import prove_batches, resolve_prover
-from por.zk.setup import ZkParams, load_setup
+from por.zk.setup import load_setup
 
 __all__ = ["BucketCheck", "ProveResult", "ZkVerifyResult", "prove_snapshot", "verify_snapshot"]
 
@@ -235,14 +235,12 @@ class ZkVerifyResult:
                 "failures": self.failures}
 
 
-def _verify_worker(args: tuple[dict, Any, int, Any, int, tuple[int, ...], Any, str]) -> str | None:
-    vk_doc, circuit, k, proof_doc, root, sums, factors, verifier = args
-    params = ZkParams(k, parse_verifying_key(vk_doc), circuit)
+def _verify_worker(args: tuple[Any, Any, Proof, int, tuple[int, ...], Any, str]) -> str | None:
+    """One batch's pairing check. The key and proof were strictly parsed by the caller (with the checks of
+    ``verifier``) and reach a worker process pickled, so they are not parsed again."""
+    vkey, circuit, proof, root, sums, factors, verifier = args
     try:
-        if verifier == "py_ecc":
-            verify_batch(params, parse_proof(proof_doc), root, sums, factors)
-        else:  # the same check as verify_batch, with the pairing in MCL
-            params.circuit.verify(params.vkey, parse_proof(proof_doc), root, sums, factors, verifier=verifier)
+        circuit.verify(vkey, proof, root, sums, factors, verifier=verifier)
     except VerificationFailed as exc:
         return exc.reason
     return None
@@ -267,6 +265,9 @@ def verify_snapshot(
     ``verifier``: ``native`` (MCL, the default when mclbn256 is installed) or ``py_ecc`` (the reference).
     """
     verifier = resolve_verifier(verifier)
+    checks = PY_ECC
+    if verifier == "native":
+        from por.zk.native import MCL_CHECKS as checks
     snapshot_dir = Path(snapshot_dir)
     snap = load_snapshot(snapshot_path or snapshot_dir / "snapshot.json")
     mode = _zk_mode(snap, str(snapshot_path or snapshot_dir / "snapshot.json"))
@@ -276,11 +277,10 @@ def verify_snapshot(
                             margin=factors is not None)
     if on_total:
         on_total(sum(1 << (b.height - k) for b in snap.buckets))
-    vk_doc = snap.zk.vkey.to_json()
     for bi, summary in enumerate(snap.buckets):
         count = 1 << (summary.height - k)
         nodes: list[tuple[bytes, list[int]]] = []
-        checks: list[tuple[dict, Any, int, Any, int, tuple[int, ...], Any, str]] = []
+        pairings: list[tuple[Any, Any, Proof, int, tuple[int, ...], Any, str]] = []
         checked: list[int] = []
         problems: list[str] = []
         for j in range(count):
@@ -291,7 +291,7 @@ def verify_snapshot(
                 nodes.append((bytes(32), [0] * n_values))
                 continue
             try:
-                doc = mode.read_batch_proof(path)
+                doc = mode.read_batch_proof(path, checks)
             except BadInput as exc:
                 problems.append(f"{where}: malformed: {exc}")
                 nodes.append((bytes(32), [0] * n_values))
@@ -300,15 +300,15 @@ def verify_snapshot(
                 problems.append(f"{where}: the document names snapshot {doc.snapshot_root.hex()[:16]}…, bucket "
                                 f"{doc.bucket!r}, batch {doc.batch}")
             nodes.append((zb.field_to_bytes32(doc.root), list(doc.sums)))
-            checks.append((vk_doc, snap.zk.circuit, k, doc.proof.to_json(), doc.root, doc.sums, factors, verifier))
+            pairings.append((snap.zk.vkey, snap.zk.circuit, doc.proof, doc.root, doc.sums, factors, verifier))
             checked.append(j)
-        verdicts = _run_checks(checks, jobs, progress)
+        verdicts = _run_checks(pairings, jobs, progress)
         for j, verdict in zip(checked, verdicts):
             if verdict is not None:
                 problems.append(f"bucket {summary.id}, batch {j} ({batch_proof_path(snapshot_dir, bi, j)}): "
                                 f"Groth16 proof does not verify ({verdict})")
-        if progress and len(checks) < count:
-            progress(count - len(checks))
+        if progress and len(pairings) < count:
+            progress(count - len(pairings))
         if not problems:
             problem = _check_upper_tree(summary, nodes)
             if problem:

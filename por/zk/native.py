@@ -24,8 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
-from por.zk.groth16 import G1Point, G2Point, Proof, R_MODULUS, VerifyingKey, _check_public
-from por.zk.tools import ToolError
+from por.zk.groth16 import (
+    G1_OFF_CURVE,
+    G2_OFF_CURVE,
+    G2_OUTSIDE_SUBGROUP,
+    G1Point,
+    G2Point,
+    PointChecks,
+    Proof,
+    R_MODULUS,
+    VerifyingKey,
+    _check_public,
+)
 from por.zk.zkey import derived_zkeys
 
 INSTALL_HINT = "install the optional native backend: pip install 'por[native]' (groth16py is GPL-3.0, see README)"
@@ -156,28 +166,88 @@ def _mcl_lib() -> _Mcl:
         return _mcl
 
 
+# ---------------------------------------------------------------- strict point checks (parsing)
+
+def _mcl_g1_problem(x: int, y: int) -> str | None:
+    """:data:`por.zk.groth16.PY_ECC`'s G1 decision in MCL: on ``y² = x³ + 3`` (cofactor 1: that is G1)."""
+    mcl = _mcl_lib()
+    p = mcl.m.mclBnG1_bytes()
+    text = f"1 {x} {y}".encode()
+    # setStr rejects a point off the curve; isValid re-checks the decoded point
+    if mcl.lib.mclBnG1_setStr(ctypes.byref(p), text, len(text), 10) != 0 or mcl.lib.mclBnG1_isValid(ctypes.byref(p)) != 1:
+        return G1_OFF_CURVE
+    return None
+
+
+def _mcl_g2_problem(x: tuple[int, int], y: tuple[int, int]) -> str | None:
+    """:data:`por.zk.groth16.PY_ECC`'s G2 decision in MCL: on the twist, and ``r·P = O`` (``isValidOrder``;
+    MCL's ``setStr`` does not check the order unless told to, so it is asked explicitly)."""
+    mcl = _mcl_lib()
+    p = mcl.m.mclBnG2_bytes()
+    text = f"1 {x[0]} {x[1]} {y[0]} {y[1]}".encode()
+    if mcl.lib.mclBnG2_setStr(ctypes.byref(p), text, len(text), 10) != 0 or mcl.lib.mclBnG2_isValid(ctypes.byref(p)) != 1:
+        return G2_OFF_CURVE
+    if mcl.lib.mclBnG2_isValidOrder(ctypes.byref(p)) != 1:
+        return G2_OUTSIDE_SUBGROUP
+    return None
+
+
+MCL_CHECKS = PointChecks("mcl", _mcl_g1_problem, _mcl_g2_problem)
+"""Strict parsing with MCL's point checks (about 0.2 ms for a G2 subgroup check, py_ecc's takes tens of ms)."""
+
+
 # ---------------------------------------------------------------- verifying
+
+class _PreparedKey:
+    """A verifying key's points in MCL and the Miller loop of ``(α, β)`` (the same for every proof)."""
+
+    def __init__(self, mcl: _Mcl, vk: VerifyingKey) -> None:
+        m = mcl.m
+        self.ic0 = mcl.g1(vk.ic[0].x, vk.ic[0].y)
+        self.ic = (m.mclBnG1_bytes * max(1, vk.n_public))(*(mcl.g1(p.x, p.y) for p in vk.ic[1:]))
+        self.gamma = mcl.g2(vk.gamma.x, vk.gamma.y)
+        self.delta = mcl.g2(vk.delta.x, vk.delta.y)
+        self.alpha_beta = m.mclBnGT_bytes()
+        mcl.lib.mclBn_millerLoop(ctypes.byref(self.alpha_beta), ctypes.byref(mcl.g1(vk.alpha.x, vk.alpha.y)),
+                                 ctypes.byref(mcl.g2(vk.beta.x, vk.beta.y)))
+
+
+_prepared: dict[VerifyingKey, _PreparedKey] = {}
+
+
+def _prepare(mcl: _Mcl, vk: VerifyingKey) -> _PreparedKey:
+    with _lock:
+        found = _prepared.get(vk)
+    if found is None:
+        found = _PreparedKey(mcl, vk)
+        with _lock:
+            if len(_prepared) >= 16:
+                _prepared.clear()
+            _prepared[vk] = found
+    return found
+
 
 def verify(vk: VerifyingKey, proof: Proof, public: Sequence[int]) -> None:
     """:func:`por.zk.groth16.verify` natively (MCL): raises :class:`VerificationFailed` unless
     ``e(−A, B) · e(α, β) · e(vk_x, γ) · e(C, δ) = 1``; ``BadInput`` for public signals outside ``[0, r)``
-    or of the wrong number. The proof and key are :mod:`por.zk.groth16` points (on the curve, G2 in the
-    order-``r`` subgroup: checked when they were parsed)."""
+    or of the wrong number. The proof and key are :mod:`por.zk.groth16` points, checked when they were made
+    (on the curve, G2 in the order-``r`` subgroup: :data:`MCL_CHECKS` or py_ecc)."""
     _check_public(vk, public)
     mcl = _mcl_lib()
     m, lib = mcl.m, mcl.lib
-    vk_x = mcl.g1(vk.ic[0].x, vk.ic[0].y)
+    key = _prepare(mcl, vk)
+    vk_x = key.ic0
     if public:
-        bases = (m.mclBnG1_bytes * len(public))(*(mcl.g1(p.x, p.y) for p in vk.ic[1:]))
         scalars = (m.mclBnFr_bytes * len(public))(*(mcl.fr(v) for v in public))
         acc = m.mclBnG1_bytes()
-        lib.mclBnG1_mulVec(ctypes.byref(acc), bases, scalars, len(public))
+        lib.mclBnG1_mulVec(ctypes.byref(acc), key.ic, scalars, len(public))
         vk_x = mcl.g1_op("mclBnG1_add", vk_x, acc)
     neg_a = mcl.g1_op("mclBnG1_neg", mcl.g1(proof.a.x, proof.a.y))
-    g1s = (m.mclBnG1_bytes * 4)(neg_a, mcl.g1(vk.alpha.x, vk.alpha.y), vk_x, mcl.g1(proof.c.x, proof.c.y))
-    g2s = (m.mclBnG2_bytes * 4)(*(mcl.g2(p.x, p.y) for p in (proof.b, vk.beta, vk.gamma, vk.delta)))
+    g1s = (m.mclBnG1_bytes * 3)(neg_a, vk_x, mcl.g1(proof.c.x, proof.c.y))
+    g2s = (m.mclBnG2_bytes * 3)(mcl.g2(proof.b.x, proof.b.y), key.gamma, key.delta)
     f, e = m.mclBnGT_bytes(), m.mclBnGT_bytes()
-    lib.mclBn_millerLoopVec(ctypes.byref(f), g1s, g2s, 4)
+    lib.mclBn_millerLoopVec(ctypes.byref(f), g1s, g2s, 3)
+    lib.mclBnGT_mul(ctypes.byref(f), ctypes.byref(f), ctypes.byref(key.alpha_beta))
     lib.mclBn_finalExp(ctypes.byref(e), ctypes.byref(f))
     if lib.mclBnGT_isOne(ctypes.byref(e)) != 1:
         raise VerificationFailed("the Groth16 pairing equation does not hold", where="zk proof")
@@ -222,6 +292,7 @@ class NativeProver:
             raise BadInput(f"the verification key takes {vk.n_public} public signals, the zkey {head.n_public}",
                            file=str(zkey))
         self.vk = vk
+        self.zkey = zkey
         self._pks = {name: groth16py.import_zkey(str(path))[0] for name, path in paths.items()}
         self._mcl = _mcl_lib()
         self._delta1 = self._mcl.g1(*head.delta1)
@@ -236,7 +307,7 @@ class NativeProver:
 
         ``public`` are the witness's public signals. Fails closed: a recombined proof that does not verify
         for them under the setup's key (a zkey that does not match it, a witness violating a constraint, a
-        groth16py fault) raises :class:`ToolError` and is never returned.
+        groth16py fault) raises :class:`BadInput` (exit 2) and is never returned.
         """
         mcl = self._mcl
         r, s = proving_scalars(seed)
@@ -252,8 +323,8 @@ class NativeProver:
             proof = Proof(mcl.g1_point(a), mcl.g2_point(b), mcl.g1_point(c))
             verify(self.vk, proof, public)
         except (ValueError, VerificationFailed) as exc:
-            raise ToolError(f"the native prover's proof does not verify under the setup's verification key "
-                            f"({exc}): prove with --prover snarkjs") from None
+            raise BadInput(f"the native prover's proof does not verify under the setup's verification key "
+                           f"({exc}): prove with --prover snarkjs", file=str(self.zkey)) from None
         return proof
 
 
