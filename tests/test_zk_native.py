@@ -183,7 +183,7 @@ def test_cli_prove_same_bytes_serial_jobs_and_dask(tmp_path: Path, zk_setup: Pat
     with monkeypatch.context() as m:
         m.setitem(sys.modules, "mclbn256", None)
         r = run("zk", "verify", tmp_path / "dask", "--verifier", "native")
-        assert r.exit_code == 3 and "mclbn256" in r.output and "pip install 'por[native]'" in r.output
+        assert r.exit_code == 3 and "mclbn256" in r.output and "pip install 'por[native-verify]'" in r.output
         r = run("zk", "verify", tmp_path / "dask", "--json")  # the default without MCL: py_ecc
         assert r.exit_code == 0 and json.loads(r.stdout)["valid"], r.output
     r = run("zk", "prove", tmp_path / "native", "--prover", "nope")

@@ -11,7 +11,8 @@
   (``BN_SNARK1``, the snarkjs ``bn128`` curve) through mclbn256 (MIT), one multi-Miller loop and one
   final exponentiation. Points are the already strictly parsed :class:`~por.zk.groth16.Proof` and key.
 
-:func:`missing` says which package is absent (the CLI then names ``pip install 'por[native]'``).
+:func:`missing` says which package is absent and names the extra to install (``por[native]`` to prove,
+``por[native-verify]``, MIT only, to verify).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from por.zk.groth16 import (
 from por.zk.zkey import derived_zkeys
 
 INSTALL_HINT = "install the optional native backend: pip install 'por[native]' (groth16py is GPL-3.0, see README)"
+VERIFY_HINT = "install the native verifier: pip install 'por[native-verify]' (mclbn256, MIT; no GPL code)"
 RNG_TAG = bytes.fromhex("00000013") + b"por/v1/zk-prove-rng"
 """``lp("por/v1/zk-prove-rng")``: the tag of the proving stream (SPEC.md §16.13)."""
 _BN_SNARK1 = 4  # MCL's curve id of the Ethereum / snarkjs BN254
@@ -53,7 +55,7 @@ def missing(*, prove: bool = True) -> str | None:
         try:
             __import__(name)
         except ImportError:
-            return f"the native zk backend needs the Python package {name}: {INSTALL_HINT}"
+            return f"the native zk backend needs the Python package {name}: {INSTALL_HINT if prove else VERIFY_HINT}"
     return None
 
 
