@@ -385,3 +385,49 @@ def test_fold_points() -> None:
     assert res[0] == res[1] == want
     with pytest.raises(ValueError):
         group.fold_points(lo, hi[:-1], s)
+
+
+def test_mul_add_base_many_tables() -> None:
+    """The fixed-base-table batch equals mul_add_base term by term (and the py_ecc reference)."""
+    from por.crypto.group_coincurve import _TABLE_MIN
+
+    rng = random.Random(11)
+    a = rand_scalar() * G
+    k = _TABLE_MIN + 3
+    ss = [rng.randrange(N) for _ in range(k)]
+    ts = [rng.randrange(1 << 64) for _ in range(k)]
+    # edge cases: both zero (infinity), one zero, 1, N-1, a zero byte in the middle, s*a = -t*G
+    ss[:6] = [0, 0, 5, 1, N - 1, 0x1200FF00AB]
+    ts[:6] = [0, 7, 0, 1, N - 1, 0x0100000000000000]
+    d = rng.randrange(1, 1 << 60)
+    ss[6], ts[6], a2 = 1, d, (N - d) * G  # with base a2 below: s*a2 + t*G = O
+    got = group.mul_add_base_many(ss, a, ts)
+    assert got == [group.mul_add_base(s, a, t) for s, t in zip(ss, ts)]
+    assert got[0].is_identity
+    with use_backend("py_ecc"):
+        assert group.mul_add_base_many(ss[:8], a, ts[:8]) == got[:8]
+    inf = group.mul_add_base_many(ss, a2, ts)
+    assert inf[6].is_identity and inf[7] == group.mul_add_base(ss[7], a2, ts[7])
+    with pytest.raises(ValueError):
+        group.mul_add_base_many(ss, a, ts[:-1])
+
+
+def test_fixed_base_table_rows_built_by_two_threads() -> None:
+    """Two threads extending one fresh table concurrently leave every row right (none skipped or doubled)."""
+    import threading
+
+    from por.crypto import group_table
+    from por.crypto.group_coincurve import _cc_of
+    from por.crypto.group_ffi import _new_pk
+
+    base = rand_scalar() * G
+    table = group_table._Table(_cc_of(base))
+    threads = [threading.Thread(target=table.ensure, args=(rows,)) for rows in (12, 12, 6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert table.rows == 12
+    for w, d in ((0, 1), (0, 2), (0, 255), (5, 1), (6, 77), (11, 255), (11, 128)):
+        entry = Point._new(cc=_new_pk("secp256k1_pubkey *", table.arr[w * 255 + d - 1]))
+        assert entry == (d << (8 * w)) * base, (w, d)

@@ -66,16 +66,24 @@ def prove_cmd(
     snapshot_dir: Annotated[Path, typer.Argument(help="zk-mode directory written by `por build --zk`.")],
     setup: Annotated[Optional[Path], typer.Option(help="Setup directory (default: the one the snapshot was built with).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Re-prove batches whose proof file already exists.")] = False,
+    prover: Annotated[Optional[str], typer.Option(help="native (groth16py, `pip install 'por[native]'`) or snarkjs; default: native if installed.")] = None,
+    jobs: Annotated[int, typer.Option(help="Local worker processes, each proving a group of batches.", min=1)] = 1,
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local' (2 workers): one task per group of batches.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Prove every batch into DIR/zk/<bucket>/<batch>.json (resumable; deterministic)."""
+    """Prove every batch into DIR/zk/<bucket>/<batch>.json (resumable; deterministic, whatever the prover and engine)."""
+    from por.core.engine import make_engine
     from por.proofs.batches import prove_snapshot
 
     def body() -> None:
         with _reporter(as_json) as rep:
             rep.phase("proving batches", None)
-            res = prove_snapshot(snapshot_dir, setup_dir=setup, force=force, progress=rep.advance,
-                                 on_total=rep.set_total)
+            engine = make_engine(jobs=jobs, scheduler=scheduler)
+            try:
+                res = prove_snapshot(snapshot_dir, setup_dir=setup, force=force, progress=rep.advance,
+                                     on_total=rep.set_total, prover_backend=prover, engine=engine)
+            finally:
+                engine.close()
         doc = {"ok": True, "proved": res.proved, "skipped": res.skipped, "batches": res.batches,
                "seconds": round(res.seconds, 3), "testing_only": res.testing_only}
         if as_json:
@@ -93,10 +101,11 @@ def prove_cmd(
 def verify_cmd(
     snapshot_dir: Annotated[Path, typer.Argument(help="Directory with snapshot.json and zk/ batch proofs.")],
     snapshot: Annotated[Optional[Path], typer.Option(help="The trusted snapshot.json (default: DIR/snapshot.json).")] = None,
-    jobs: Annotated[int, typer.Option(help="Worker processes for the pairings (~1 s per proof each).", min=1)] = 1,
+    jobs: Annotated[int, typer.Option(help="Worker processes for the pairings (py_ecc: ~0.65 s per proof).", min=1)] = 1,
+    verifier: Annotated[Optional[str], typer.Option(help="native (MCL via mclbn256) or py_ecc (the reference); default: native if installed.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify every batch proof with py_ecc and check the proven batches add up to the published roots."""
+    """Verify every batch proof (native MCL or py_ecc) and check the proven batches add up to the published roots."""
     from rich.table import Table
 
     from por.core.errors import EXIT_VERIFY_FAILED
@@ -106,7 +115,7 @@ def verify_cmd(
         with _reporter(as_json) as rep:
             rep.phase("verifying batch proofs", None)
             res = verify_snapshot(snapshot_dir, snapshot_path=snapshot, jobs=jobs, progress=rep.advance,
-                                  on_total=rep.set_total)
+                                  on_total=rep.set_total, verifier=verifier)
         if as_json:
             _emit_json({"ok": res.ok, **res.to_dict()})
             return 0 if res.ok else EXIT_VERIFY_FAILED

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from por.core.errors import BadInput
 from por.crypto.group_ffi import _HAVE_COINCURVE
 from por.crypto.group_point import _IDENTITY, POINT_LEN, G, Point, _check_encoding
+from por.crypto.group_table import mul_add_base_many as _table_mul_add_base_many
 
 if _HAVE_COINCURVE:
     import numpy as _np
@@ -128,12 +129,24 @@ class _CoincurveBackend:
         return Point._new(cc=out)
 
     @staticmethod
+    def mul_add_base_many(ss: Sequence[int], a: Point, ts: Sequence[int]) -> list[Point]:
+        if a._inf or len(ss) < _TABLE_MIN:
+            return [_CoincurveBackend.mul_add_base(s, a, t) for s, t in zip(ss, ts)]
+        return _table_mul_add_base_many(ss, a, ts, _cc_of)
+
+    @staticmethod
     def msm(scalars: list[int], points: list[Point]) -> Point:
         cds = [_cc_of(p) for p in points]
         c = _choose_window(len(cds))
         if c == 0:
             return _cc_msm_naive(scalars, cds)
         return _cc_msm_pippenger(scalars, cds, c)
+
+
+_TABLE_MIN = 2048
+"""Batches of ``s*A + t*G`` at least this long use fixed-base tables (:mod:`por.crypto.group_table`):
+building them (40 rows, once per process) costs about 1500 ``tweak_mul`` calls; a product then costs
+one ``combine()`` of <= 40 points, about a third of ``tweak_mul`` + ``tweak_add``."""
 
 
 def _cc_msm_naive(scalars: list[int], cds: list[object]) -> Point:

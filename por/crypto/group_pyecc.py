@@ -74,6 +74,10 @@ class _PyEccBackend:
     def mul_add_base(s: int, a: Point, t: int) -> Point:
         return _PyEccBackend.add(_PyEccBackend.mul(s, a), _PyEccBackend.mul(t, G))
 
+    @staticmethod
+    def mul_add_base_many(ss: Sequence[int], a: Point, ts: Sequence[int]) -> list[Point]:
+        return [_PyEccBackend.mul_add_base(s, a, t) for s, t in zip(ss, ts)]
+
 
     @staticmethod
     def msm(scalars: list[int], points: list[Point]) -> Point:

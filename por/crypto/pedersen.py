@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from por.core.encoding import H as sha256
 from por.core.encoding import lp, tag, u32
 from por.core.errors import BadInput, VerificationFailed
-from por.crypto.group import G, N, P, Point, mul_add_base
+from por.crypto.group import G, N, P, Point, mul_add_base, mul_add_base_many
 
 TAG_GEN = tag("gen")
 
@@ -47,7 +47,7 @@ def hash_to_curve(label: str, index: int) -> Point:
 H = hash_to_curve(LABEL_H, 0)
 """The blinding generator of Pedersen commitments."""
 
-__all__ = ["G", "H", "add_commitments", "commit", "generators", "hash_to_curve", "parse_commitment"]
+__all__ = ["G", "H", "add_commitments", "commit", "commit_many", "generators", "hash_to_curve", "parse_commitment"]
 
 
 def commit(v: int, r: int) -> Point:
@@ -59,6 +59,17 @@ def commit(v: int, r: int) -> Point:
         if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < N:
             raise ValueError(f"commitment {name} must be an integer in [0, N)")
     return mul_add_base(r, H, v)
+
+
+def commit_many(values: Sequence[int], blindings: Sequence[int]) -> list[Point]:
+    """``[commit(v, r) for v, r in zip(values, blindings)]``, faster for long lists (fixed-base tables)."""
+    if len(values) != len(blindings):
+        raise ValueError("values and blindings differ in length")
+    for name, seq in (("value", values), ("blinding", blindings)):
+        for s in seq:
+            if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < N:
+                raise ValueError(f"commitment {name} must be an integer in [0, N)")
+    return mul_add_base_many(blindings, H, values)
 
 
 def parse_commitment(data: bytes, *, where: str = "commitment") -> Point:

@@ -35,7 +35,7 @@ import numpy as np
 from por.core.encoding import POINT_LEN, SCALAR_LEN, scalars_bytes
 from por.crypto.group import N, Point, multiscalar_mul, pairwise_sums
 from por.core.keys import Prf, blinding_factors
-from por.crypto.pedersen import H, commit
+from por.crypto.pedersen import H, commit, commit_many
 
 TOP_PAD_BLINDING = 1
 """Top-tree padding leaves commit to 0 with this public blinding (the commitment is ``H``)."""
@@ -113,7 +113,7 @@ def _commit_block(task: tuple[bytes, bytes, bytes, int, Fixed]) -> list[tuple[by
     rs: list[int] = []
     for i in range(count):
         rs += _leaf_blindings(prf, seeds[32 * i : 32 * i + 32], n_assets, fixed)
-    points = [commit(v, r) for v, r in zip(vals, rs)]
+    points = commit_many(vals, rs)
     levels = [(_encode_points(points), scalars_bytes(rs))]
     while len(points) > n_assets:
         points, rs = _next_level(points, rs, n_assets)

@@ -37,7 +37,7 @@ from por.modes.values import Values
 from por.tree.sumtree import OneByOne, Level, Node, sum_levels
 from por.zk import batch as zb
 from por.zk.circuits import CircuitKind, circuit_for
-from por.zk.groth16 import Proof, parse_proof
+from por.zk.groth16 import PY_ECC, PointChecks, Proof, parse_proof
 from por.zk.setup import ZkParams, load_setup
 
 BATCH_PROOF_FORMAT = "por-zk-batch-proof"
@@ -185,15 +185,16 @@ def parse_field(value: Any, *, file: str, field: str) -> int:
     return int(value)
 
 
-def _parse_groth16(obj: Any, *, file: str, field: str) -> Proof:
+def _parse_groth16(obj: Any, *, file: str, field: str, checks: PointChecks = PY_ECC) -> Proof:
     try:
-        return parse_proof(obj, source=file)
+        return parse_proof(obj, source=file, checks=checks)
     except BadInput as exc:
         raise BadInput(exc.reason, file=file, field=field + (f".{exc.field}" if exc.field else "")) from None
 
 
-def parse_batch_proof(doc: Any, values: Values, *, file: str) -> BatchProofDoc:
-    """Strictly parse a batch proof document of a snapshot with value layout ``values`` (BadInput naming the field)."""
+def parse_batch_proof(doc: Any, values: Values, *, file: str, checks: PointChecks = PY_ECC) -> BatchProofDoc:
+    """Strictly parse a batch proof document of a snapshot with value layout ``values`` (BadInput naming the field;
+    the proof's points checked by ``checks``, :class:`por.zk.groth16.PointChecks`)."""
     keys = {"format", "version", "snapshot_root", "bucket", "batch", "root", "proof"} | values.keys("sums")
     if not isinstance(doc, dict) or doc.get("format") != BATCH_PROOF_FORMAT:
         raise BadInput(f"not a {BATCH_PROOF_FORMAT} document", file=file, field="format")
@@ -205,7 +206,7 @@ def parse_batch_proof(doc: Any, values: Values, *, file: str) -> BatchProofDoc:
         raise BadInput("must be a string", file=file, field="bucket")
     batch = parse_index(doc["batch"], file=file, field="batch")
     sums = tuple(values.from_doc(doc, "sums", parse_uint64, file=file, field=""))
-    proof = _parse_groth16(doc["proof"], file=file, field="proof")
+    proof = _parse_groth16(doc["proof"], file=file, field="proof", checks=checks)
     return BatchProofDoc(parse_hex32(doc["snapshot_root"], file=file, field="snapshot_root"), doc["bucket"], batch,
                          parse_field(doc["root"], file=file, field="root"), sums, proof)
 
@@ -302,9 +303,9 @@ class ZkMode(PublicMode):
             raise VerificationFailed("proof's batch height or verifying key differs from the snapshot's",
                                      where=f"{file}: snapshot.zk")
 
-    def read_batch_proof(self, path: Path) -> BatchProofDoc:
-        """A batch proof file of this snapshot (BadInput if unreadable or malformed)."""
-        return parse_batch_proof(read_json(path, "batch proof"), self.values, file=str(path))
+    def read_batch_proof(self, path: Path, checks: PointChecks = PY_ECC) -> BatchProofDoc:
+        """A batch proof file of this snapshot (BadInput if unreadable or malformed; points checked by ``checks``)."""
+        return parse_batch_proof(read_json(path, "batch proof"), self.values, file=str(path), checks=checks)
 
     # ---------------------------------------------------------------- inclusion proofs
 

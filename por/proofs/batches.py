@@ -15,18 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from por.core.errors import BadInput, VerificationFailed
+from por.core.engine import Engine
+from por.core.errors import BadInput, ServiceUnavailable, VerificationFailed
 from por.core.fileio import atomic_write_json
 from por.core.progress import Progress
-from por.modes.zk import BatchProofDoc, ZkMode, batch_leaves, batch_proof_path, prove_seed, verify_batch
+from por.modes.zk import BatchProofDoc, ZkMode, batch_leaves, batch_proof_path, prove_seed
 from por.proofs.inclusion import Prover
 from por.snapshot.document import load_snapshot
 from por.tree.sumtree import parent
 from por.zk import batch as zb
 from por.zk.circuits import margin_value_base
-from por.zk.groth16 import parse_proof, parse_verifying_key
-from por.zk.prover import prove_batches
-from por.zk.setup import ZkParams, load_setup
+from por.zk.groth16 import PY_ECC, Proof
+from por.zk.prover import prove_batches, resolve_prover
+from por.zk.setup import load_setup
 
 __all__ = ["BucketCheck", "ProveResult", "ZkVerifyResult", "prove_snapshot", "verify_snapshot"]
 
@@ -73,12 +74,17 @@ def prove_snapshot(
     force: bool = False,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    prover_backend: str | None = None,
+    engine: Engine | None = None,
 ) -> ProveResult:
     """Prove every batch of a zk-mode snapshot into ``DIR/zk/<bucket>/<batch>.json`` (atomically, resumably).
 
     A batch whose proof file exists and names the right batch root and sums is skipped unless
     ``force``. The setup directory defaults to the one the snapshot was built with. The proofs are
-    deterministic (randomness from :func:`por.modes.zk.prove_seed`).
+    deterministic (randomness from :func:`por.modes.zk.prove_seed`), byte-identical whatever the
+    ``prover_backend`` (``native`` / ``snarkjs``, default the fastest installed) and the ``engine``
+    (:func:`por.core.engine.make_engine`: the batches still to prove are split into groups, one task per
+    group, each task proving its batches in one node process and writing their files atomically).
     """
     snapshot_dir = Path(snapshot_dir)
     prover = Prover(snapshot_dir)
@@ -113,36 +119,87 @@ def prove_snapshot(
                 todo.append((bi, j, path))
         if on_total:
             on_total(result.batches)
-        circuit_setup = setup.circuit_setup()
-        nonce = prover.store.nonce_key()
         t0 = time.perf_counter()
-
-        def batches() -> Iterator[tuple[list, bytes]]:
-            for bi, j, _ in todo:
-                leaves = batch_leaves(prover.store, bi, j, k, n_values)
-                _check_provable(mode, leaves, snap.buckets[bi].id, j)
-                yield leaves, prove_seed(nonce, snap.root, snap.buckets[bi].id, j)
-
-        for (bi, j, path), proved in zip(todo, prove_batches(circuit_setup, batches(), factors=mode.factors)):
-            summary = snap.buckets[bi]
-            node_hash, node_sums = prover.store.node(bi, k, j, n_values)
-            sums = list(proved.sums)
-            if zb.field_to_bytes32(proved.root) != node_hash or sums != node_sums:
-                raise BadInput(f"store is inconsistent: batch {j} of bucket {summary.id!r} proves another root",
-                               file=str(prover.store.path))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, BatchProofDoc(snap.root, summary.id, j, proved.root, tuple(sums),
-                                                  proved.proof).to_dict(mode.values))
-            result.proved += 1
-            if progress:
-                progress(1)
+        items = [(bi, j) for bi, j, _ in todo]
+        backend = resolve_prover(prover_backend)  # before any worker starts: a missing package fails here
+        if engine is None or engine.workers <= 1 and engine.name == "serial":
+            result.proved += _prove_group(str(snapshot_dir), str(setup.directory), items, backend, progress)
+        else:
+            size = max(1, -(-len(items) // (2 * engine.workers)))
+            groups = [items[i:i + size] for i in range(0, len(items), size)]
+            tasks = [(_prove_group, (str(snapshot_dir), str(setup.directory), g, backend)) for g in groups]
+            for done in engine.run(tasks):
+                result.proved += done
+                if progress:
+                    progress(done)
         result.seconds = time.perf_counter() - t0
         return result
     finally:
         prover.close()
 
 
+def _prove_group(snapshot_dir: str, setup_dir: str, items: list[tuple[int, int]], backend: str | None,
+                 progress: Progress | None = None) -> int:
+    """Prove batches ``items`` (``(bucket position, batch)``) of a snapshot and write their proof files.
+
+    An engine task (module level, small result): it opens the store itself, derives each seed
+    (:func:`prove_seed`), proves with ``backend`` in one node process, checks each proven root and sums
+    against the store and writes ``zk/<b>/<j>.json`` atomically. Returns the number of proofs written.
+    """
+    if not items:
+        return 0
+    prover = Prover(Path(snapshot_dir))
+    try:
+        snap = prover.snapshot
+        mode = _zk_mode(snap, snapshot_dir)
+        setup = load_setup(Path(setup_dir))
+        k, n_values = mode.batch_height, mode.n_values
+        nonce = prover.store.nonce_key()
+
+        def batches() -> Iterator[tuple[list, bytes]]:
+            for bi, j in items:
+                leaves = batch_leaves(prover.store, bi, j, k, n_values)
+                _check_provable(mode, leaves, snap.buckets[bi].id, j)
+                yield leaves, prove_seed(nonce, snap.root, snap.buckets[bi].id, j)
+
+        written = 0
+        for (bi, j), proved in zip(items, prove_batches(setup.circuit_setup(), batches(), factors=mode.factors,
+                                                        backend=backend)):
+            summary = snap.buckets[bi]
+            node_hash, node_sums = prover.store.node(bi, k, j, n_values)
+            sums = list(proved.sums)
+            if zb.field_to_bytes32(proved.root) != node_hash or sums != node_sums:
+                raise BadInput(f"store is inconsistent: batch {j} of bucket {summary.id!r} proves another root",
+                               file=str(prover.store.path))
+            path = batch_proof_path(Path(snapshot_dir), bi, j)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, BatchProofDoc(snap.root, summary.id, j, proved.root, tuple(sums),
+                                                  proved.proof).to_dict(mode.values))
+            written += 1
+            if progress:
+                progress(1)
+        return written
+    finally:
+        prover.close()
+
+
 # ------------------------------------------------------------------ verifying
+
+VERIFIERS = ("native", "py_ecc")
+
+
+def resolve_verifier(name: str | None) -> str:
+    """``name``, or (``None``) ``native`` when mclbn256 is installed, else ``py_ecc``; ``native`` without it
+    raises :class:`ServiceUnavailable` naming the package, an unknown name :class:`BadInput`."""
+    from por.zk import native
+
+    if name is None:
+        return "native" if native.missing(prove=False) is None else "py_ecc"
+    if name not in VERIFIERS:
+        raise BadInput(f"unknown verifier {name!r} (choose from {', '.join(VERIFIERS)})")
+    if name == "native" and native.missing(prove=False):
+        raise ServiceUnavailable(native.missing(prove=False) or "")
+    return name
 
 @dataclass
 class BucketCheck:
@@ -178,11 +235,12 @@ class ZkVerifyResult:
                 "failures": self.failures}
 
 
-def _verify_worker(args: tuple[dict, Any, int, Any, int, tuple[int, ...], Any]) -> str | None:
-    vk_doc, circuit, k, proof_doc, root, sums, factors = args
-    params = ZkParams(k, parse_verifying_key(vk_doc), circuit)
+def _verify_worker(args: tuple[Any, Any, Proof, int, tuple[int, ...], Any, str]) -> str | None:
+    """One batch's pairing check. The key and proof were strictly parsed by the caller (with the checks of
+    ``verifier``) and reach a worker process pickled, so they are not parsed again."""
+    vkey, circuit, proof, root, sums, factors, verifier = args
     try:
-        verify_batch(params, parse_proof(proof_doc), root, sums, factors)
+        circuit.verify(vkey, proof, root, sums, factors, verifier=verifier)
     except VerificationFailed as exc:
         return exc.reason
     return None
@@ -195,6 +253,7 @@ def verify_snapshot(
     jobs: int = 1,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    verifier: str | None = None,
 ) -> ZkVerifyResult:
     """Verify every batch proof of a published zk-mode snapshot and tie them to its bucket roots.
 
@@ -203,7 +262,12 @@ def verify_snapshot(
     batch, and verify under the snapshot's key (py_ecc pairing; ``jobs`` processes); the SHA-256
     Merkle-sum tree built over the proven ``(root, sums)`` must give the published bucket root
     and totals. Never raises for a failed check: failures are collected, naming bucket and batch.
+    ``verifier``: ``native`` (MCL, the default when mclbn256 is installed) or ``py_ecc`` (the reference).
     """
+    verifier = resolve_verifier(verifier)
+    checks = PY_ECC
+    if verifier == "native":
+        from por.zk.native import MCL_CHECKS as checks
     snapshot_dir = Path(snapshot_dir)
     snap = load_snapshot(snapshot_path or snapshot_dir / "snapshot.json")
     mode = _zk_mode(snap, str(snapshot_path or snapshot_dir / "snapshot.json"))
@@ -213,11 +277,10 @@ def verify_snapshot(
                             margin=factors is not None)
     if on_total:
         on_total(sum(1 << (b.height - k) for b in snap.buckets))
-    vk_doc = snap.zk.vkey.to_json()
     for bi, summary in enumerate(snap.buckets):
         count = 1 << (summary.height - k)
         nodes: list[tuple[bytes, list[int]]] = []
-        checks: list[tuple[dict, Any, int, Any, int, tuple[int, ...], Any]] = []
+        pairings: list[tuple[Any, Any, Proof, int, tuple[int, ...], Any, str]] = []
         checked: list[int] = []
         problems: list[str] = []
         for j in range(count):
@@ -228,7 +291,7 @@ def verify_snapshot(
                 nodes.append((bytes(32), [0] * n_values))
                 continue
             try:
-                doc = mode.read_batch_proof(path)
+                doc = mode.read_batch_proof(path, checks)
             except BadInput as exc:
                 problems.append(f"{where}: malformed: {exc}")
                 nodes.append((bytes(32), [0] * n_values))
@@ -237,15 +300,15 @@ def verify_snapshot(
                 problems.append(f"{where}: the document names snapshot {doc.snapshot_root.hex()[:16]}…, bucket "
                                 f"{doc.bucket!r}, batch {doc.batch}")
             nodes.append((zb.field_to_bytes32(doc.root), list(doc.sums)))
-            checks.append((vk_doc, snap.zk.circuit, k, doc.proof.to_json(), doc.root, doc.sums, factors))
+            pairings.append((snap.zk.vkey, snap.zk.circuit, doc.proof, doc.root, doc.sums, factors, verifier))
             checked.append(j)
-        verdicts = _run_checks(checks, jobs, progress)
+        verdicts = _run_checks(pairings, jobs, progress)
         for j, verdict in zip(checked, verdicts):
             if verdict is not None:
                 problems.append(f"bucket {summary.id}, batch {j} ({batch_proof_path(snapshot_dir, bi, j)}): "
                                 f"Groth16 proof does not verify ({verdict})")
-        if progress and len(checks) < count:
-            progress(count - len(checks))
+        if progress and len(pairings) < count:
+            progress(count - len(pairings))
         if not problems:
             problem = _check_upper_tree(summary, nodes)
             if problem:

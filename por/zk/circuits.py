@@ -192,16 +192,22 @@ class CircuitKind:
         return p[0], p[1 : 1 + n], tuple(p[1 + n + i * a : 1 + n + (i + 1) * a] for i in range(len(self.factor_inputs)))
 
     def verify(self, vk: VerifyingKey, proof: Proof, root: int, sums: Sequence[int],
-               factors: Factors | None = None) -> None:
+               factors: Factors | None = None, verifier: str = "py_ecc") -> None:
         """Check a Groth16 proof of this circuit for the claimed ``root``, value ``sums`` and ``factors``.
 
         ``vk`` has :meth:`n_public` signals. For ``BatchMargin`` a valid proof shows every leaf of the
         batch has ``value_base ≥ 0`` under exactly these factors, which the verifier must take from the
         snapshot's published margin parameters (SPEC.md §17.3), never from the prover's proof file.
         Raises :class:`~por.core.errors.VerificationFailed` naming the failed check (``ValueError`` for
-        values outside their domain, or factors missing or superfluous).
+        values outside their domain, or factors missing or superfluous). ``verifier`` is ``py_ecc`` (the
+        reference) or ``native`` (the same equation in MCL, :func:`por.zk.native.verify`).
         """
-        from por.zk.groth16 import verify  # local import: groth16 pulls in py_ecc
+        if verifier == "native":
+            from por.zk.native import verify
+        elif verifier == "py_ecc":
+            from por.zk.groth16 import verify  # local import: groth16 pulls in py_ecc
+        else:
+            raise ValueError(f"unknown verifier {verifier!r} (native or py_ecc)")
 
         signals = self.public_signals(root, sums, factors)
         try:

@@ -6,7 +6,9 @@ snarkjs 0.7, and the public signals as a JSON list of decimal strings. Parsing i
 decimal strings below the base-field modulus ``q``, affine points (``z = 1``) on the curve and never
 the point at infinity, G2 points in the order-``r`` subgroup, ``nPublic = len(IC) − 1``, public
 signals canonical decimals below the scalar-field modulus ``r`` and exactly ``nPublic`` of them, and
-``delta ≠ gamma`` (a key without a phase-2 contribution is forgeable).
+``delta ≠ gamma`` (a key without a phase-2 contribution is forgeable). The curve and subgroup checks are
+py_ecc's (:data:`PY_ECC`, the reference) unless the caller passes other :class:`PointChecks` making the
+same decisions (:data:`por.zk.native.MCL_CHECKS`, ~200× faster for G2).
 
 Verification (:func:`verify`) checks ``e(−A, B) · e(α, β) · e(vk_x, γ) · e(C, δ) = 1`` with
 ``vk_x = IC_0 + Σ s_i · IC_{i+1}``: four Miller loops (the one of ``(α, β)`` cached per key), their
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -60,9 +62,46 @@ PROOF_OPTIONAL_KEYS = frozenset({"curve"})
 
 # ---------------------------------------------------------------- points
 
+G1_OFF_CURVE = "point is not on the BN254 G1 curve y^2 = x^3 + 3"
+G2_OFF_CURVE = "point is not on the BN254 G2 twist curve"
+G2_OUTSIDE_SUBGROUP = "G2 point is not in the order-r subgroup"
+
+
+def _pyecc_g1_problem(x: int, y: int) -> str | None:
+    """``None`` if ``(x, y)`` is on ``y² = x³ + 3`` (G1 has cofactor 1: on the curve = in G1), else why not."""
+    return None if is_on_curve((FQ(x), FQ(y), FQ(1)), b) else G1_OFF_CURVE
+
+
+def _pyecc_g2_problem(x: tuple[int, int], y: tuple[int, int]) -> str | None:
+    """``None`` if ``(x, y)`` is on the twist and in its order-``r`` subgroup (``r·P = O``), else why not."""
+    pt = (FQ2(list(x)), FQ2(list(y)), FQ2.one())
+    if not is_on_curve(pt, b2):
+        return G2_OFF_CURVE
+    return None if is_inf(multiply(pt, R_MODULUS)) else G2_OUTSIDE_SUBGROUP
+
+
+@dataclass(frozen=True)
+class PointChecks:
+    """How points are checked while parsing: ``g1(x, y)`` / ``g2(x, y)`` return ``None`` for a point of G1 /
+    of the order-``r`` subgroup of G2, else the reason (coordinates are already canonical and below ``q``).
+
+    :data:`PY_ECC` is the reference (pure Python; the G2 subgroup check is a full scalar multiplication,
+    tens of milliseconds); :data:`por.zk.native.MCL_CHECKS` makes the same decisions in MCL. Both must
+    accept and reject exactly the same inputs (tests/test_zk_native.py checks it).
+    """
+
+    name: str
+    g1: Callable[[int, int], str | None]
+    g2: Callable[[tuple[int, int], tuple[int, int]], str | None]
+
+
+PY_ECC = PointChecks("py_ecc", _pyecc_g1_problem, _pyecc_g2_problem)
+
+
 @dataclass(frozen=True)
 class G1Point:
-    """An affine point of G1 (``y² = x³ + 3`` over F_q), never infinity; checked on construction."""
+    """An affine point of G1 (``y² = x³ + 3`` over F_q), never infinity; checked on construction (py_ecc),
+    or by the parser's :class:`PointChecks` when parsed."""
 
     x: int
     y: int
@@ -70,8 +109,17 @@ class G1Point:
     def __post_init__(self) -> None:
         _check_coordinate(self.x, "x")
         _check_coordinate(self.y, "y")
-        if not is_on_curve(self.ecc, b):
-            raise ValueError("point is not on the BN254 G1 curve y^2 = x^3 + 3")
+        problem = _pyecc_g1_problem(self.x, self.y)
+        if problem:
+            raise ValueError(problem)
+
+    @classmethod
+    def _checked(cls, x: int, y: int) -> G1Point:
+        """A point whose coordinates a :class:`PointChecks` has just accepted (no second check)."""
+        point = object.__new__(cls)
+        object.__setattr__(point, "x", x)
+        object.__setattr__(point, "y", y)
+        return point
 
     @property
     def ecc(self) -> tuple[FQ, FQ, FQ]:
@@ -102,11 +150,17 @@ class G2Point:
                 raise ValueError(f"{name} must be a pair (c0, c1)")
             _check_coordinate(pair[0], f"{name}.c0")
             _check_coordinate(pair[1], f"{name}.c1")
-        pt = self.ecc
-        if not is_on_curve(pt, b2):
-            raise ValueError("point is not on the BN254 G2 twist curve")
-        if not is_inf(multiply(pt, R_MODULUS)):
-            raise ValueError("G2 point is not in the order-r subgroup")
+        problem = _pyecc_g2_problem(self.x, self.y)
+        if problem:
+            raise ValueError(problem)
+
+    @classmethod
+    def _checked(cls, x: tuple[int, int], y: tuple[int, int]) -> G2Point:
+        """A point whose coordinates a :class:`PointChecks` has just accepted (no second check)."""
+        point = object.__new__(cls)
+        object.__setattr__(point, "x", x)
+        object.__setattr__(point, "y", y)
+        return point
 
     @property
     def ecc(self) -> tuple[FQ2, FQ2, FQ2]:
@@ -187,8 +241,9 @@ class Proof:
 class _Reader:
     """Parses one document, raising :class:`BadInput` with the file name and the JSON path."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, checks: PointChecks = PY_ECC) -> None:
         self.source = source
+        self.checks = checks
 
     def fail(self, message: str, where: str | None = None) -> BadInput:
         return BadInput(message, file=self.source, field=where)
@@ -226,10 +281,10 @@ class _Reader:
         coords = [self.decimal(c, f"{where}[{i}]", Q_MODULUS, "coordinate") for i, c in enumerate((x, y, z))]
         if coords[2] != 1:
             raise self.fail("point must be affine (z = \"1\"); the point at infinity is not accepted", f"{where}[2]")
-        try:
-            return G1Point(coords[0], coords[1])
-        except ValueError as exc:
-            raise self.fail(str(exc), where) from None
+        problem = self.checks.g1(coords[0], coords[1])
+        if problem:
+            raise self.fail(problem, where)
+        return G1Point._checked(coords[0], coords[1])
 
     def g2(self, v: object, where: str) -> G2Point:
         rows = self.array(v, 3, where)
@@ -240,15 +295,15 @@ class _Reader:
                           self.decimal(c1, f"{where}[{i}][1]", Q_MODULUS, "coordinate")))
         if pairs[2] != (1, 0):
             raise self.fail("point must be affine (z = [\"1\", \"0\"]); infinity is not accepted", f"{where}[2]")
-        try:
-            return G2Point(pairs[0], pairs[1])
-        except ValueError as exc:
-            raise self.fail(str(exc), where) from None
+        problem = self.checks.g2(pairs[0], pairs[1])
+        if problem:
+            raise self.fail(problem, where)
+        return G2Point._checked(pairs[0], pairs[1])
 
 
-def parse_verifying_key(doc: object, *, source: str = "verification key") -> VerifyingKey:
-    """A snarkjs ``verification_key.json`` document (already JSON-decoded), strictly checked."""
-    r = _Reader(source)
+def parse_verifying_key(doc: object, *, source: str = "verification key", checks: PointChecks = PY_ECC) -> VerifyingKey:
+    """A snarkjs ``verification_key.json`` document (already JSON-decoded), strictly checked (points by ``checks``)."""
+    r = _Reader(source, checks)
     d = r.obj(doc, VK_KEYS, VK_OPTIONAL_KEYS, "verification key")
     r.const(d, "protocol", "groth16")
     r.const(d, "curve", "bn128")
@@ -269,9 +324,9 @@ def parse_verifying_key(doc: object, *, source: str = "verification key") -> Ver
         raise r.fail(str(exc), "vk_delta_2") from None
 
 
-def parse_proof(doc: object, *, source: str = "proof") -> Proof:
-    """A snarkjs ``proof.json`` document (``curve`` optional, as rapidsnark omits it)."""
-    r = _Reader(source)
+def parse_proof(doc: object, *, source: str = "proof", checks: PointChecks = PY_ECC) -> Proof:
+    """A snarkjs ``proof.json`` document (``curve`` optional, as rapidsnark omits it), points checked by ``checks``."""
+    r = _Reader(source, checks)
     d = r.obj(doc, PROOF_KEYS, PROOF_OPTIONAL_KEYS, "proof")
     r.const(d, "protocol", "groth16")
     if "curve" in d:
@@ -389,7 +444,7 @@ def verify_documents(vk_doc: object, proof_doc: object, public_doc: object) -> N
 
 
 __all__ = [
-    "G1Point", "G2Point", "Proof", "VerifyingKey",
+    "PY_ECC", "G1Point", "G2Point", "PointChecks", "Proof", "VerifyingKey",
     "is_valid", "load_json", "load_proof", "load_public_signals", "load_verifying_key", "loads_json",
     "pairing_product_is_one", "parse_proof", "parse_public_signals", "parse_verifying_key", "verify",
     "verify_documents",

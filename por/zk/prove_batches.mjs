@@ -6,7 +6,9 @@
 //                "jobs": [...]}                   ("jobs" optional: if present, stdin is not read)
 // a job:        {"index": <int>, "input": "<path of the circuit input JSON>" | {<the input object>},
 //                "seed": "<64 hex digits: 32 bytes>", "proof": "<out path>", "public": "<out path>",
-//                "witness": "<out path>" (optional: also write the .wtns file)}
+//                "witness": "<out path>" (optional: also write the .wtns file),
+//                "prove": false (optional: witness only -- the native backend proves; "witness" required,
+//                                "seed" absent)}
 //
 // Jobs are proved in the order received. For each: witness (snarkjs.wtns.calculate, in memory), then
 // snarkjs.groth16.prove; proof.json / public.json (and the witness) are written atomically (a temp
@@ -204,10 +206,16 @@ async function loadSnarkjs(nodeModules) {
 function parseJob(job, where) {
     if (job === null || typeof job !== "object" || Array.isArray(job)) throw new UsageError(`${where}: not an object`);
     if (!Number.isSafeInteger(job.index) || job.index < 0) throw new UsageError(`${where}: bad "index"`);
-    if (typeof job.seed !== "string" || !SEED_HEX.test(job.seed)) {
+    if (job.prove !== undefined && typeof job.prove !== "boolean") throw new UsageError(`${where}: bad "prove"`);
+    if (job.prove === false) {
+        if (typeof job.witness !== "string" || !job.witness) {
+            throw new UsageError(`${where}: a witness-only job needs a "witness" path`);
+        }
+        if (job.seed !== undefined) throw new UsageError(`${where}: a witness-only job takes no "seed"`);
+    } else if (typeof job.seed !== "string" || !SEED_HEX.test(job.seed)) {
         throw new UsageError(`${where}: "seed" must be 64 lowercase hex digits`);
     }
-    for (const key of ["proof", "public"]) {
+    for (const key of job.prove === false ? [] : ["proof", "public"]) {
         if (typeof job[key] !== "string" || !job[key]) throw new UsageError(`${where}: missing "${key}" path`);
     }
     if (job.witness !== undefined && job.witness !== null && typeof job.witness !== "string") {
@@ -237,7 +245,8 @@ async function prove(ctx, job) {
     } catch (err) {
         throw new JobError(job.index, "reading the input", err);
     }
-    const stream = new SeedStream(Buffer.from(job.seed, "hex"));
+    // a witness-only job has no seed: the proving randomness never leaves Python (SPEC.md §16.15)
+    const stream = job.prove === false ? null : new SeedStream(Buffer.from(job.seed, "hex"));
     current = stream;
     try {
         const t0 = performance.now();
@@ -248,6 +257,11 @@ async function prove(ctx, job) {
             throw new JobError(job.index, "witness calculation", err);
         }
         const t1 = performance.now();
+        if (job.prove === false) {
+            writeAtomic(job.witness, wtns.data);
+            emit(`done ${job.index} ${(t1 - t0).toFixed(3)} 0`);
+            return;
+        }
         let result;
         try {
             result = await snarkjs.groth16.prove(ctx.zkey, wtns);

@@ -20,9 +20,11 @@ import queue
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from por.core.errors import BadInput, ServiceUnavailable
 from por.zk.batch import BatchLeaf
@@ -50,6 +52,25 @@ PROVE_EXIT_WITNESS = 3
 """``prove_batches.mjs`` exit status when a witness violates a constraint."""
 PROVE_LOOKAHEAD = 2
 """Jobs handed to ``prove_batches.mjs`` ahead of their results (node never waits for Python)."""
+PROVERS = ("native", "snarkjs")
+"""The proving backends: groth16py on witnesses from node (:mod:`por.zk.native`), or snarkjs in node."""
+
+
+def resolve_prover(name: str | None) -> str:
+    """The backend to prove with: ``name``, or (``None``) the fastest installed -- ``native`` when its
+    packages are there, else ``snarkjs``. ``native`` without them raises :class:`ServiceUnavailable`
+    naming the missing package; an unknown name is :class:`BadInput`."""
+    from por.zk import native
+
+    if name is None:
+        return "native" if native.missing() is None else "snarkjs"
+    if name not in PROVERS:
+        raise BadInput(f"unknown prover {name!r} (choose from {', '.join(PROVERS)})")
+    if name == "native":
+        why = native.missing()
+        if why:
+            raise ServiceUnavailable(why)
+    return name
 
 
 @dataclass(frozen=True)
@@ -157,8 +178,12 @@ def _check_job(circuit: CompiledCircuit, index: int, job: object) -> tuple[int, 
 def prove_batches(setup: CircuitSetup, batches: Iterable[tuple[Sequence[BatchLeaf], bytes]],
                   workdir: Path | None = None, *, factors: Factors | None = None, with_levels: bool = False,
                   progress: Callable[[int], object] | None = None, tools: Tools | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> Iterator[BatchProof]:
+                  timeout: float = DEFAULT_TIMEOUT, backend: str | None = None) -> Iterator[BatchProof]:
     """Prove many batches in one node process (``prove_batches.mjs``), deterministically.
+
+    ``backend`` (:func:`resolve_prover`): ``snarkjs`` proves in node; ``native`` has node compute only the
+    witnesses and proves them with :mod:`por.zk.native` (groth16py) while node computes the next one --
+    the same proofs byte for byte (SPEC.md §16.15). The default is the fastest installed.
 
     ``batches`` holds ``(leaves, seed)`` pairs: ``2^k`` leaves of ``n_values(A)`` values for ``setup``'s
     ``Template(k, A)`` and a 32-byte seed. A circuit with public factors (``BatchMargin``) takes one
@@ -193,13 +218,18 @@ def prove_batches(setup: CircuitSetup, batches: Iterable[tuple[Sequence[BatchLea
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise BadInput(f"timeout must be a positive number of seconds, not {timeout!r}")
     checked = _check_factors(setup.circuit, factors)
+    native = None
+    if resolve_prover(backend) == "native":
+        from por.zk.native import native_prover
+
+        native = native_prover(setup.zkey, setup.verifying_key())
     if isinstance(batches, Sequence):
         jobs: Iterator[tuple[int, Sequence[BatchLeaf], bytes]] = iter(
             [_check_job(setup.circuit, i, job) for i, job in enumerate(batches)])
     else:
         jobs = (_check_job(setup.circuit, i, job) for i, job in enumerate(batches))
     return _prove_stream(setup, jobs, checked, workdir, with_levels=with_levels, progress=progress, tools=tools,
-                         timeout=float(timeout))
+                         timeout=float(timeout), native=native)
 
 
 @dataclass(frozen=True)
@@ -211,6 +241,7 @@ class _Job:
     proof: Path
     public: Path
     witness: Path | None
+    seed: bytes = b""
 
     def files(self) -> tuple[Path, ...]:
         return (self.input, self.proof, self.public) + ((self.witness,) if self.witness else ())
@@ -218,7 +249,8 @@ class _Job:
 
 def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchLeaf], bytes]],
                   factors: tuple[tuple[int, ...], ...], workdir: Path | None, *, with_levels: bool,
-                  progress: Callable[[int], object] | None, tools: Tools, timeout: float) -> Iterator[BatchProof]:
+                  progress: Callable[[int], object] | None, tools: Tools, timeout: float,
+                  native: Any = None) -> Iterator[BatchProof]:
     """The generator behind :func:`prove_batches`: feed jobs on stdin, collect ``done`` lines.
 
     Protocol (see ``prove_batches.mjs``): one JSON job per stdin line, at most ``PROVE_LOOKAHEAD``
@@ -282,10 +314,15 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                     return
                 index, leaves, seed = job
                 entry = _Job(index, work / f"input_{index}.json", work / f"proof_{index}.json",
-                             work / f"public_{index}.json", work / f"witness_{index}.wtns" if with_levels else None)
+                             work / f"public_{index}.json",
+                             work / f"witness_{index}.wtns" if with_levels or native else None, seed)
                 entry.input.write_text(json.dumps(circuit.kind.witness_input(leaves, factors or None)))
-                line = {"index": index, "input": str(entry.input), "seed": seed.hex(), "proof": str(entry.proof),
+                line = {"index": index, "input": str(entry.input), "proof": str(entry.proof),
                         "public": str(entry.public), "witness": str(entry.witness) if entry.witness else None}
+                if native is None:
+                    line["seed"] = seed.hex()
+                else:  # node computes the witness only; the seed stays in this process
+                    line["prove"] = False
                 pending.append(entry)
                 try:
                     proc.stdin.write(json.dumps(line).encode() + b"\n")
@@ -314,10 +351,17 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                                         f"(waiting for batch {head.index})")
                     pending.popleft()
                     send_next()  # keep node busy while this proof is parsed
-                    proof = load_proof(head.proof)
-                    public = load_public_signals(head.public, expected=circuit.info.n_public)
+                    prove_seconds = float(fields[3]) / 1000
+                    if native is None:
+                        proof = load_proof(head.proof)
+                        public = load_public_signals(head.public, expected=circuit.info.n_public)
+                    else:
+                        t_native = time.perf_counter()
+                        public = read_witness(head.witness)[1:1 + circuit.info.n_public]
+                        proof = native.prove(head.witness, head.seed, public)
+                        prove_seconds = time.perf_counter() - t_native
                     levels = (levels_from_witness(circuit.sym, circuit.k, read_witness(head.witness))
-                              if head.witness else None)
+                              if with_levels and head.witness else None)
                     for path in head.files():
                         path.unlink(missing_ok=True)
                     if not pending:  # the last batch (stdin is closed): node must exit cleanly first
@@ -327,7 +371,7 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
                         error = failure(None)
                         if proc.returncode != 0:
                             raise error
-                    result = BatchProof(proof, tuple(public), float(fields[2]) / 1000, float(fields[3]) / 1000,
+                    result = BatchProof(proof, tuple(public), float(fields[2]) / 1000, prove_seconds,
                                         levels, circuit.kind)
                     if progress is not None:
                         progress(1)
@@ -348,7 +392,7 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
 
 def prove_batch(setup: CircuitSetup, leaves: Sequence[BatchLeaf], workdir: Path | None = None, *,
                 factors: Factors | None = None, seed: bytes | None = None, with_levels: bool = False,
-                tools: Tools | None = None, timeout: float = DEFAULT_TIMEOUT) -> BatchProof:
+                tools: Tools | None = None, timeout: float = DEFAULT_TIMEOUT, backend: str | None = None) -> BatchProof:
     """Prove one batch (:func:`prove_batches` with one batch, the same ``factors``); parse the result strictly.
 
     With a 32-byte ``seed`` the proof is deterministic; without, the seed is drawn from the OS
@@ -360,7 +404,7 @@ def prove_batch(setup: CircuitSetup, leaves: Sequence[BatchLeaf], workdir: Path 
     _check_factors(setup.circuit, factors)
     seed = os.urandom(PROVE_SEED_LEN) if seed is None else _check_seed(seed)
     (proved,) = prove_batches(setup, [(leaves, seed)], workdir, factors=factors, with_levels=with_levels,
-                              tools=tools, timeout=timeout)
+                              tools=tools, timeout=timeout, backend=backend)
     return proved
 
 
