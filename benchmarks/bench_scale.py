@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 POR = str(Path(sys.executable).with_name("por"))
-ENGINES = {"serial": [], "jobs2": ["--jobs", "2"], "dask-local": ["--scheduler", "local"]}
+ENGINES = {"default": [], "serial": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "dask-local": ["--scheduler", "local"]}
 
 
 def make_ledger(d: Path, users: int, assets: int) -> tuple[Path, Path]:

@@ -29,7 +29,10 @@ def build(
 ) -> None:
     """Build a snapshot: Merkle-sum tree per bucket, top tree, root; write snapshot.json and the store."""
     from por.core.keys import load_secret, secret_file_is_private
+    from por.modes.registry import mode_name
     from por.snapshot import build_snapshot
+    from por.snapshot.build import build_engine
+    from por.snapshot.sharded import TASK_MODULES
 
     def body() -> None:
         master = None
@@ -37,10 +40,15 @@ def build(
             master = load_secret(secret)
             if not secret_file_is_private(secret) and not as_json:
                 err.print(f"[yellow]warning:[/] {esc(str(secret))} is readable by others; chmod 600 it")
-        with _reporter(as_json) as rep:
-            res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
-                                 clamp_negative=clamp_negative, reporter=rep, hiding=hiding, jobs=jobs,
-                                 scheduler=scheduler, work_dir=work_dir, zk_setup=zk)
+        engine = build_engine(ledger, mode=mode_name(hiding, zk), jobs=jobs, scheduler=scheduler)
+        try:
+            engine.start(warm=TASK_MODULES)  # before the progress display's thread: local workers are forked
+            with _reporter(as_json) as rep:
+                res = build_snapshot(config, ledger, out_dir, secret=master, height=height,
+                                     clamp_negative=clamp_negative, reporter=rep, hiding=hiding,
+                                     work_dir=work_dir, zk_setup=zk, engine=engine)
+        finally:
+            engine.close()
         snap = res.snapshot
         if as_json:
             doc = {"ok": True, "out": str(out_dir), "rows": res.rows, "clamped": res.clamped, "shards": res.shards,

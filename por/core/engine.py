@@ -7,8 +7,8 @@ result is small (large outputs go to files under a shared work directory). An
 they finish in, so that whatever consumes them writes the same bytes whatever the engine:
 
 * :class:`SerialEngine` -- in this process (the default, and what tests compare against);
-* :class:`ProcessEngine` -- ``jobs`` local processes (``spawn``: the caller may run threads), started
-  by the first run of more than one task;
+* :class:`ProcessEngine` -- ``jobs`` local processes, forked when the caller runs no other thread, else
+  spawned; started by :meth:`Engine.start` or by the first run of more than one task;
 * :class:`DaskEngine` -- a ``dask.distributed`` cluster at ``tcp://HOST:PORT``, or ``local`` for a
   :class:`distributed.LocalCluster` of two single-threaded worker processes. A worker lost mid-task
   has its tasks re-run elsewhere by the scheduler (tasks must be idempotent: they write their outputs
@@ -110,12 +110,20 @@ class ProcessEngine:
                 f.cancel()
 
     def start(self, warm: Sequence[str] = ()) -> None:
-        """Start the worker processes, each importing the modules named in ``warm`` while the caller goes on."""
+        """Start the worker processes, each importing the modules named in ``warm`` while the caller goes on.
+
+        They are forked (a few milliseconds) when this process runs no other thread, else spawned (a fresh
+        interpreter importing ``warm``: about a quarter of a second): forking a process that has other threads
+        could copy a lock one of them holds.
+        """
         import multiprocessing
+        import threading
         from concurrent.futures import ProcessPoolExecutor
 
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+            method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
+                else "spawn"
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context(method),
                                              initializer=_warm, initargs=(tuple(warm),))
             for _ in range(self.workers):  # the pool starts a process per waiting task
                 self._pool.submit(int)

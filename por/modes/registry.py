@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from por.core.config import SnapshotConfig
 from por.core.errors import BadInput
 from por.modes.base import Mode
-from por.modes.hiding import HidingMode
-from por.modes.public import PublicMode
-from por.modes.zk import ZkMode
 
-MODE_PUBLIC = PublicMode.name
-MODE_HIDING = HidingMode.name
-MODE_ZK = ZkMode.name
-MODE_CLASSES: dict[str, type[Mode]] = {m.name: m for m in (PublicMode, HidingMode, ZkMode)}
-MODES = tuple(MODE_CLASSES)
+MODE_PUBLIC = "public"
+MODE_HIDING = "hiding"
+MODE_ZK = "zk"
+MODES = (MODE_PUBLIC, MODE_HIDING, MODE_ZK)
+
+
+def _load(name: str) -> type[Mode]:
+    # imported when first asked for: a public build or proof never loads the group or pairing libraries
+    if name == MODE_PUBLIC:
+        from por.modes.public import PublicMode
+        return PublicMode
+    if name == MODE_HIDING:
+        from por.modes.hiding import HidingMode
+        return HidingMode
+    from por.modes.zk import ZkMode
+    return ZkMode
+
+
+class _ModeClasses(Mapping[str, type[Mode]]):
+    """The mode classes by name, each module imported on first use."""
+
+    def __getitem__(self, name: str) -> type[Mode]:
+        if name not in MODES:
+            raise KeyError(name)
+        return _load(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODES)
+
+    def __len__(self) -> int:
+        return len(MODES)
+
+
+MODE_CLASSES: Mapping[str, type[Mode]] = _ModeClasses()
 
 
 def mode_name(hiding: bool, zk: Any) -> str:
@@ -30,6 +57,6 @@ def mode_for(name: str, config: SnapshotConfig, zk: Any = None) -> Mode:
     cls = MODE_CLASSES.get(name)
     if cls is None:
         raise BadInput(f"unsupported mode {name!r} (expected one of {', '.join(MODES)})", field="mode")
-    if (zk is not None) != (cls is ZkMode):
+    if (zk is not None) != (name == MODE_ZK):
         raise ValueError("batch parameters (ZkParams) are given exactly in zk mode")
     return cls(config, zk)

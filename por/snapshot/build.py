@@ -24,7 +24,6 @@ from por.core.keys import SnapshotKeys, generate_secret, write_secret
 from por.core.ledger import LedgerStats, read_ledger
 from por.core.progress import QUIET, Reporter
 from por.modes.registry import mode_for, mode_name
-from por.modes.zk import setup_params
 from por.snapshot.document import Snapshot, root_of
 from por.snapshot.sharded import build_sharded, estimated_rows
 from por.tree.sumtree import BucketBuilder, BuiltBucket, bucket_heights
@@ -114,6 +113,16 @@ def build_trees(
     return Snapshot(config, summaries, root, name, zk), built, stats
 
 
+def build_engine(ledger: Path, *, mode: str, jobs: int | None = None, scheduler: str | None = None) -> Engine:
+    """The engine :func:`build_snapshot` runs a build's tasks on unless given one: a Dask cluster (``scheduler``),
+    ``jobs`` local processes, or by default every core for ledgers of :data:`PARALLEL_MIN_ROWS` rows and more
+    (estimated from the file size), else this process. Start it (``engine.start(warm=TASK_MODULES)``) before
+    any thread of the caller's does, and local workers are forked rather than spawned (much quicker)."""
+    if jobs is None and scheduler is None and estimated_rows(ledger) >= PARALLEL_MIN_ROWS[mode]:
+        jobs = os.cpu_count() or 1
+    return make_engine(jobs=jobs, scheduler=scheduler)
+
+
 def build_snapshot(
     config: SnapshotConfig | Path,
     ledger: Path,
@@ -150,16 +159,18 @@ def build_snapshot(
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise BadInput("output directory exists and is not empty (choose a new --out)", file=str(out_dir))
-    zk = setup_params(config, zk_setup) if zk_setup is not None else None
+    zk = None
+    if zk_setup is not None:
+        from por.modes.zk import setup_params
+
+        zk = setup_params(config, zk_setup)
     name = mode_name(hiding, zk)
     created = secret is None
     if secret is None:
         secret = generate_secret()
     own = engine is None
     if engine is None:
-        if jobs is None and scheduler is None and estimated_rows(ledger) >= PARALLEL_MIN_ROWS[name]:
-            jobs = os.cpu_count() or 1
-        engine = make_engine(jobs=jobs, scheduler=scheduler)
+        engine = build_engine(ledger, mode=name, jobs=jobs, scheduler=scheduler)
     try:
         with atomic_directory(out_dir) as stage:
             result = build_sharded(

@@ -50,6 +50,9 @@ from por.snapshot.shards import (PAD_CHUNK, PartitionContext, ShardContext, pad_
 from por.tree.store import StoreWriter
 from por.tree.sumtree import BuiltBucket, Level, bucket_heights, check_height
 
+TASK_MODULES = ("por.snapshot.shards",)
+"""What a worker imports to run a build's tasks (:meth:`por.core.engine.Engine.start`)."""
+
 MAX_SHARD_HEIGHT = 18
 """Largest subtree one task builds (2^18 leaves: tens of MiB per task in every mode)."""
 
@@ -112,7 +115,7 @@ def build_sharded(
     """
     rep = reporter or QUIET
     engine = engine or SerialEngine()
-    engine.start(warm=["por.snapshot.shards"])  # local workers start while this process reads the ledger's header
+    engine.start(warm=TASK_MODULES)  # local workers start while this process reads the ledger's header
     scheme = mode_for(mode, config, zk)
     scheme.check_buildable()
     keys = SnapshotKeys.from_master(secret)

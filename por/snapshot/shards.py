@@ -42,7 +42,7 @@ from por.tree.store import CHUNK as STORE_CHUNK
 from por.tree.store import AccountRows, ShardWriter, shard_levels
 from por.tree.sumtree import first_duplicate, key_order, padding_hashes, padding_seeds
 
-PAD_CHUNK = 1 << 20
+PAD_CHUNK = 1 << 18
 """Padding seeds derived per pad task."""
 
 
@@ -206,27 +206,29 @@ def sort_task(work: str, bucket: int, part: int, n_values: int, pad_slices: list
             with open(w / f"pads-{bucket}-{chunk}.bin", "rb") as fh:
                 fh.seek(32 * first)
                 seeds.append(fh.read(32 * count))
-    pad_keys = np.frombuffer(b"".join(seeds), dtype="S32")
+    pads = np.zeros(sum(len(x) for x in seeds) // 32, dtype=dt)
+    pads["key"] = np.frombuffer(b"".join(seeds), dtype="S32")
     n = len(rows)
-    keys = np.concatenate([rows["key"], pad_keys])
-    order = key_order(keys)
-    ranked = keys[order]
-    dup = first_duplicate(ranked, order, n)
-    if dup is not None:  # rows are in ledger order within a partition file
-        first, again = (int(rows["line"][i]) for i in dup)
-        raise BadInput(f"duplicate account in bucket {bucket_id!r}: also on line {first}", line=again,
-                       field="account_id")
-    out = np.zeros(len(keys), dtype=dt)
-    out["key"] = ranked
-    real = order < n
-    src = order[real]
-    out[real] = rows[src]
-    offsets = np.zeros(len(keys) + 1, dtype="<u8")
+    every = np.concatenate([rows, pads])
+    # the keys' first 8 bytes as integers: equal keys (an account twice) share them, so only then compare whole keys
+    raw = every.view(np.uint8).reshape(len(every), dt.itemsize)  # records as byte rows: gathered by memcpy
+    prefix = np.ascontiguousarray(raw[:, :8]).view(">u8").ravel().astype(np.uint64)
+    order = key_order(every["key"], prefix=prefix)
+    ranked = prefix[order]
+    if len(order) > 1 and np.any(ranked[1:] == ranked[:-1]):
+        dup = first_duplicate(every["key"][order], order, n)
+        if dup is not None:  # rows are in ledger order within a partition file
+            first, again = (int(rows["line"][i]) for i in dup)
+            raise BadInput(f"duplicate account in bucket {bucket_id!r}: also on line {first}", line=again,
+                           field="account_id")
+    out = raw[order].view(dt).ravel()
+    src = order[order < n]
+    offsets = np.zeros(len(out) + 1, dtype="<u8")
     np.cumsum(out["idlen"], out=offsets[1:])
     save_work_file(w / f"sorted-{bucket}-{part}.ids", ids.take(src).tobytes())
     save_work_file(w / f"sorted-{bucket}-{part}.off", offsets.tobytes())
     save_work_file(w / f"sorted-{bucket}-{part}.bin", out.tobytes())
-    return len(keys)
+    return len(out)
 
 
 # ---------------------------------------------------------------- one shard: a subtree of 2^s leaves

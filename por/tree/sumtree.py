@@ -216,12 +216,15 @@ def padding_hashes(scope: bytes, seeds: bytes) -> bytes:
     return hash_rows(len(seeds) // 32, [enc.TAG_PAD + scope, (seeds, 32)])
 
 
-def key_order(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` of ``S32`` sort keys, fast: sorted by their first 8 bytes as integers,
-    which is the same order unless two keys share those bytes (then, and only then, the full stable sort)."""
+def key_order(keys: np.ndarray, *, prefix: np.ndarray | None = None) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` of ``S32`` sort keys, fast: sorted by their first 8 bytes as integers
+    (``prefix``, big-endian, when the caller has them), which is the same order unless two keys share those
+    bytes (then, and only then, the full stable sort)."""
     if len(keys) < 2:
         return np.argsort(keys, kind="stable")
-    prefix = np.frombuffer(np.ascontiguousarray(keys).tobytes(), dtype=">u8")[0::4].astype(np.uint64)
+    if prefix is None:
+        prefix = np.frombuffer(np.ascontiguousarray(keys).tobytes(), dtype=">u8")[0::4]
+    prefix = prefix.astype(np.uint64)
     order = np.argsort(prefix)
     ranked = prefix[order]
     if np.any(ranked[1:] == ranked[:-1]):
