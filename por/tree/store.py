@@ -244,10 +244,13 @@ class ShardWriter(_LevelWriter):
                              c.salts.tobytes(), c.lines.astype("<u8").tobytes(), offsets.tobytes(), c.ids.tobytes()))
 
     def finish(self, bucket: int) -> None:
-        """Write the last partial chunks and close (no fsync: the store's writer syncs what it keeps)."""
+        """Write the last partial chunks, close, and fsync the file (here, in the task, while other tasks run:
+        the store's writer then only moves it into place)."""
         self.end_bucket(bucket)
         self.db.execute("COMMIT")
         self.db.close()
+        with open(self.path, "rb") as fh:
+            os.fsync(fh.fileno())
 
 
 class StoreWriter(_LevelWriter):
@@ -263,6 +266,7 @@ class StoreWriter(_LevelWriter):
         self.dir.mkdir(mode=0o700)
         super().__init__(_create(self.path, _MAIN_SCHEMA))
         self._buckets: list[tuple[int, int, int, int]] = []
+        self._copied: list[Path] = []
 
     def begin_bucket(self, bucket: int, height: int, shard_height: int) -> None:
         self._buckets.append((bucket, height, shard_height, shard_levels(height, shard_height)))
@@ -270,7 +274,11 @@ class StoreWriter(_LevelWriter):
     def add_shard(self, bucket: int, shard: int, path: Path, first_key: bytes | None) -> None:
         """Take a shard file written by :class:`ShardWriter`: move it into ``store/`` and append its tails."""
         dest = shard_file(self.path, bucket, shard)
-        shutil.move(str(path), dest)
+        try:
+            os.replace(path, dest)  # the task synced it; the directory is synced at the end
+        except OSError:  # another file system (a --work-dir elsewhere): copied, so synced again at the end
+            shutil.move(str(path), dest)
+            self._copied.append(dest)
         part = sqlite3.connect(f"file:{dest}?mode=ro", uri=True)
         try:
             tails = part.execute("SELECT level, nodes, hashes, sums, commits, blinds FROM tails WHERE bucket=? "
@@ -283,7 +291,7 @@ class StoreWriter(_LevelWriter):
 
     def finish(self, snapshot_json: str, nonce_key: bytes, position_key: bytes, scopes: list[bytes], *,
                zk_setup: Path | None = None) -> None:
-        """Write metadata, close and fsync every file of the store.
+        """Write metadata, close and fsync the store (its shard files were synced by their tasks).
 
         ``nonce_key`` (derived from the master secret) seeds the deterministic randomness of range
         proofs and batch proofs made from this store; ``position_key`` and the buckets' ``scopes``
@@ -298,9 +306,14 @@ class StoreWriter(_LevelWriter):
                             + ([("zk-setup", str(zk_setup))] if zk_setup is not None else []))
         self.db.execute("COMMIT")
         self.db.close()
-        for f in [self.path, *sorted(self.dir.iterdir())]:
+        for f in [self.path, *self._copied]:
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+        fd = os.open(self.dir, os.O_RDONLY)  # the shard files' names
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def abort(self) -> None:
         self.db.close()
