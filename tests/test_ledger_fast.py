@@ -203,3 +203,54 @@ def test_the_bulk_path_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     rows = list(read_ledger(path, PLAIN))
     assert len(rows) == 1000 and rows[-1] == (1001, "u999", 0, [99_950_000_000, 0, 0])
     assert len(calls) == 1  # the header's
+
+
+# ---------------------------------------------------------------- the native scanner against parse_np
+
+PLAIN_ID = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=',"'),
+                   min_size=1, max_size=30)
+
+
+@st.composite
+def plain_chunks(draw: Any) -> tuple[list[str], bytes]:
+    header = draw(st.sampled_from(HEADERS[:3]))
+    decimals = {"BTC": 8, "ETH": 9, "USDT": 6}
+    lines = []
+    for _ in range(draw(st.integers(1, 30))):
+        fields = []
+        for col in header:
+            if col == "account_id":
+                fields.append(draw(PLAIN_ID))
+            elif col == "bucket":
+                fields.append(draw(st.sampled_from(["cross", "fund-7", "isolated"])))
+            else:
+                whole = draw(st.one_of(st.text("0123456789", min_size=1, max_size=3),
+                                       st.text("0123456789", min_size=18, max_size=20)))
+                frac = draw(st.one_of(st.none(), st.text("0123456789", min_size=1, max_size=decimals[col])))
+                fields.append(whole + ("." + frac if frac else ""))
+        lines.append(",".join(fields) + "\n")
+    return header, "".join(lines).encode()
+
+
+@pytest.mark.skipif(fast_mod._scan is None, reason="native scanner not built")
+@settings(max_examples=300, deadline=None)
+@given(case=plain_chunks())
+def test_native_scanner_equals_numpy(case: Any) -> None:
+    header, chunk = case
+    acc, bkt = header.index("account_id"), header.index("bucket")
+    assets = {c: PLAIN.asset_index(t) for c, t in enumerate(header) if t not in ("account_id", "bucket")}
+    plan = fast_mod.CsvPlan(header, acc, bkt, assets, [a.decimals for a in PLAIN.assets],
+                            {b: i for i, b in enumerate(PLAIN.bucket_ids)})
+    assert plan.run.match(chunk).end() == len(chunk)  # the scanner's precondition: plain lines only
+    got, ref = plan.parse(chunk), plan.parse_np(chunk)
+    assert got[0].items() == ref[0].items() and got[1].tolist() == ref[1].tolist()
+    assert got[2] == ref[2] and got[3].tolist() == ref[3].tolist()
+
+
+@pytest.mark.skipif(fast_mod._scan is None, reason="native scanner not built")
+def test_native_scanner_refuses_what_the_pattern_never_passes() -> None:
+    """Lines the plain-line pattern never lets through are errors, never reads outside the chunk."""
+    for chunk, n in ((b"a,cross,1\n", 2), (b"a,cross\n", 1), (b"a,cross,1,2\n", 1), (b"a,nowhere,1\n", 1),
+                     (b"a,cross,1", 1)):
+        with pytest.raises(ValueError):
+            fast_mod._scan(chunk, n, 3, 0, 1, (b"cross",), ((2, 0, 8),), 1)

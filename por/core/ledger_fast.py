@@ -28,6 +28,7 @@ each is, and each bucket's totals are updated just before its row is yielded.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from por.core.batchhash import Ragged
 from por.core.encoding import U64_LIMIT
+
+try:  # the native scanner is optional: without it, parse_np (numpy) does the same work
+    from por.core._ledgerscan import scan as _scan
+except ImportError:  # pragma: no cover - depends on the build
+    _scan = None
+NATIVE_SCAN = os.environ.get("POR_NATIVE_HASH", "1") != "0"
+"""Whether :meth:`CsvPlan.parse` uses the native scanner when built (``POR_NATIVE_HASH=0`` turns every native
+helper off)."""
 
 CHUNK = 1 << 20
 """Bytes read from the file at a time."""
@@ -172,18 +181,34 @@ class CsvPlan:
         self.n_assets = len(decimals)
         self.buckets = buckets
         self.longest = longest + len(header) - 1
+        names = [b"\n"] * (max(buckets.values(), default=-1) + 1)  # "\n" never matches a field: unsafe ids
+        for name, i in buckets.items():
+            names[i] = name
+        self._names = tuple(names)
         self.run = re.compile(b"(?:" + b",".join(parts) + rb"\r?\n)*+")
         """Matches the longest run of plain lines from where it starts."""
         self.usable = bool(buckets) and bool(self.assets)
 
-    def parse(self, chunk: bytes) -> tuple[list[bytes], Any, list[int], list[int], Any]:
-        """``(account ids as UTF-8, their lengths, bucket indexes, per-slot sums, amounts as a uint64 matrix)`` of
-        ``chunk``, a run of plain lines.
+    def parse(self, chunk: bytes) -> tuple[Ragged, Any, list[int], Any]:
+        """``(account ids as UTF-8, bucket indexes, per-slot sums, amounts as a uint64 matrix)`` of ``chunk``, a
+        run of plain lines: by the native scanner when it is built (``por.core._ledgerscan``), else
+        :meth:`parse_np` (the reference; the tests compare the two).
 
         The rows stop before the first with an amount of 2^64 minor units or more (the exact reader refuses it).
         """
         if b"\r" in chunk:
             chunk = chunk.replace(b"\r\n", b"\n")
+        if _scan is None or not NATIVE_SCAN:
+            return self.parse_np(chunk)
+        n = chunk.count(b"\n")
+        ids, lengths, bidx, values, rows = _scan(chunk, n, self.width, self.acc_col, self.bkt_col, self._names,
+                                                 tuple(self.assets), self.n_assets)
+        matrix = np.frombuffer(values, dtype=np.uint64).reshape(n, self.n_assets)[:rows]
+        accounts = Ragged.from_lengths(ids, np.frombuffer(lengths, dtype=np.uint32)[:rows])
+        return accounts, np.frombuffer(bidx, dtype=np.int64)[:rows], exact_sums(matrix), matrix
+
+    def parse_np(self, chunk: bytes) -> tuple[Ragged, Any, list[int], Any]:
+        """:meth:`parse` with numpy (``chunk`` with LF line ends)."""
         n = chunk.count(b"\n")
         w = self.width
         flat = chunk.replace(b"\n", b",").split(b",")
@@ -208,11 +233,10 @@ class CsvPlan:
                 arr = np.array(vals, dtype=np.uint64)
             matrix[:, slot] = arr
         matrix = matrix[:rows]
-        sums = exact_sums(matrix)
-        accounts = flat[self.acc_col:rows * w:w]
         lengths = (ends[:rows, self.acc_col] - starts[:rows, self.acc_col]).astype(np.uint64)
-        bidx = list(map(self.buckets.__getitem__, flat[self.bkt_col:rows * w:w]))
-        return accounts, lengths, bidx, sums, matrix
+        accounts = Ragged.from_lengths(b"".join(flat[self.acc_col:rows * w:w]), lengths)
+        bidx = np.fromiter(map(self.buckets.__getitem__, flat[self.bkt_col:rows * w:w]), dtype=np.int64, count=rows)
+        return accounts, bidx, exact_sums(matrix), matrix
 
 
 def exact_sums(matrix: Any) -> list[int]:
@@ -297,8 +321,9 @@ def fast_rows(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
             if row is not None:
                 yield row
             continue
-        raw, _, bidx, sums, matrix = parsed
-        accounts = list(map(bytes.decode, raw))
+        raw, bidx_a, sums, matrix = parsed
+        accounts = list(map(bytes.decode, raw.items()))
+        bidx = bidx_a.tolist()
         amounts = matrix.tolist()
         lines = range(last - len(accounts) + 1, last + 1)
         if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
@@ -327,20 +352,19 @@ def fast_batches(src: BlockSource, lineno: int, plan: CsvPlan, max_line: int,
             if row is not None:
                 yield row
             continue
-        accounts, lengths, bidx, sums, matrix = parsed
+        accounts, buckets, sums, matrix = parsed
         first = last - len(accounts) + 1
         if plain and all(g + s < U64_LIMIT for g, s in zip(grand, sums)):
             for a, s in enumerate(sums):
                 grand[a] += s
-            buckets = np.asarray(bidx, dtype=np.int64)
-            for b in set(bidx):
+            for b in np.unique(buckets).tolist():
                 add = sums if len(totals) == 1 else exact_sums(matrix[buckets == b])
                 totals[b][:] = [t + v for t, v in zip(totals[b], add)]
             vectors = matrix
         else:
             rows = [account_total(b, vals, line, account.decode())
-                    for line, account, b, vals in zip(range(first, last + 1), accounts, bidx, matrix.tolist())]
+                    for line, account, b, vals in zip(range(first, last + 1), accounts.items(), buckets.tolist(),
+                                                      matrix.tolist())]
             vectors = np.array(rows, dtype=np.uint64).reshape(len(rows), width)
         stats.rows += len(accounts)
-        yield RowBatch(np.arange(first, last + 1, dtype=np.int64), Ragged.from_lengths(b"".join(accounts), lengths),
-                       np.asarray(bidx, dtype=np.int64), vectors)
+        yield RowBatch(np.arange(first, last + 1, dtype=np.int64), accounts, buckets, vectors)
