@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +44,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _owner(d: Path) -> int | None:
+    try:
+        return int((d / ".por-owner").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _proofs(snap: Path) -> list[Path]:
     return sorted(p for p in (snap / "zk").rglob("*") if p.is_file())
 
@@ -59,6 +67,7 @@ def test_killed_zk_prove_leaves_whole_proofs_and_resumes(built: Path) -> None:
         pytest.skip("zk prove finished before the kill")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    left = [d for d in Path(tempfile.gettempdir()).glob("por-zk-prove-*") if _owner(d) == proc.pid]
     visible = [p for p in _proofs(built) if not p.name.startswith(".")]
     assert visible and all(p.suffix == ".json" for p in visible), visible
     for p in visible:  # whole documents, never a half-written file
@@ -69,5 +78,6 @@ def test_killed_zk_prove_leaves_whole_proofs_and_resumes(built: Path) -> None:
     doc = json.loads(r.stdout)
     assert doc["skipped"] >= len(visible) and doc["proved"] + doc["skipped"] == doc["batches"] == 5
     assert [p for p in _proofs(built) if p.name.startswith(".")] == [], "temporary files left behind"
+    assert left and not any(d.exists() for d in left), "the killed run's witnesses were not removed by the re-run"
     for p in _proofs(built):  # (that they verify is tests/test_zk_mode.py's: proving is deterministic)
         assert json.loads(p.read_text())["proof"]

@@ -109,17 +109,16 @@ def audit(
 def _rebuild(config: Any, ledger: Path, secret: bytes, heights: list[int], published: Snapshot,
              clamp_negative: bool, reporter: Reporter | None, jobs: int | None) -> tuple[Snapshot, Any]:
     """The snapshot rebuilt by the sharded build, its store in a private temporary directory (removed)."""
-    import tempfile
-
+    from por.core.fileio import private_workdir
     from por.snapshot.build import build_engine
     from por.snapshot.sharded import build_sharded
 
     engine = build_engine(ledger, mode=published.mode, jobs=jobs)
     try:
-        with tempfile.TemporaryDirectory(prefix="por-audit-") as tmp:  # 0700: salts and balances inside
-            built = build_sharded(config, ledger, secret, Path(tmp) / "store.sqlite", mode=published.mode,
+        with private_workdir("por-audit-") as tmp:  # 0700: salts and balances inside
+            built = build_sharded(config, ledger, secret, tmp / "store.sqlite", mode=published.mode,
                                   zk=published.zk, height=heights, clamp_negative=clamp_negative, reporter=reporter,
-                                  engine=engine, work_dir=Path(tmp))
+                                  engine=engine, work_dir=tmp)
     finally:
         engine.close()
     return built.snapshot, built.stats

@@ -237,6 +237,37 @@ def remove_stale_staging(parent: Path, name: str) -> list[Path]:
     return removed
 
 
+def remove_dead_workdirs(parent: Path, prefix: str) -> list[Path]:
+    """Remove the ``prefix*`` work directories under ``parent`` whose owner process is gone (a killed run).
+
+    A directory without a readable owner record is left alone: it may be another user's, or one being made."""
+    removed = []
+    for d in Path(parent).glob(f"{glob_escape(prefix)}*"):
+        try:
+            pid = int((d / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+@contextlib.contextmanager
+def private_workdir(prefix: str, parent: Path | None = None) -> Iterator[Path]:
+    """A fresh private (0700) work directory ``parent/prefix*`` (default: the system's temporary directory)
+    recording its owner's pid, removed on exit whatever happened; the directories of the same prefix left by
+    dead processes (killed with their work files: salts, balances, witnesses) are removed first."""
+    parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    remove_dead_workdirs(parent, prefix)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        atomic_write_bytes(work / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
 

@@ -25,9 +25,6 @@ inside the output's staging directory, and are removed when the build ends, what
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +35,7 @@ import numpy as np
 from por.core.config import SnapshotConfig
 from por.core.engine import Engine, SerialEngine
 from por.core.errors import BadInput
-from por.core.fileio import OWNER_FILE, atomic_write_bytes
+from por.core.fileio import private_workdir
 from por.core.keys import SnapshotKeys
 from por.core.encoding import U64_LIMIT
 from por.core.ledger import LedgerStats, csv_data_start
@@ -126,102 +123,96 @@ def build_sharded(
     parent = Path(work_dir) if work_dir is not None else Path(store_path).parent
     if not parent.is_dir():
         raise BadInput("the work directory does not exist", file=str(parent), field="work_dir")
-    _remove_dead_work_dirs(parent)
-    work = Path(tempfile.mkdtemp(prefix="por-work-", dir=parent))  # 0700: salts and balances inside
     writer: StoreWriter | None = None
+    with private_workdir("por-work-", parent) as work:  # 0700: salts and balances inside
+        try:
+            writer = StoreWriter(store_path)
+            return _build(config, ledger, keys, scopes, bits, work, n_values, mode, zk, scheme, height, clamp_negative,
+                          check_accounts, engine, rep, writer, zk_setup)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+
+
+def _build(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes: list[bytes], bits: int, work: Path,
+           n_values: int, mode: str, zk: Any, scheme: Any, height: int | Sequence[int] | None, clamp_negative: bool,
+           check_accounts: bool, engine: Engine, rep: Reporter, writer: StoreWriter,
+           zk_setup: Path | None) -> ShardedBuild:
+    """:func:`build_sharded` once its work directory and store writer exist."""
+    buckets = config.buckets
+    stats, counts, line_bases = _partition(config, ledger, keys, scopes, bits, work, n_values, mode, zk,
+                                           clamp_negative, check_accounts, engine, rep)
+    if not (height is None or isinstance(height, int)) and len(height) != len(buckets):
+        raise BadInput(f"{len(height)} heights given for {len(buckets)} buckets", field="height")
+    heights = bucket_heights(height, counts, scheme.batch_height)
+    for bc, n, h in zip(buckets, counts, heights):
+        check_height(bc.id, n, h, scheme.batch_height)
+
+    # padding seeds, grouped by partition
+    pad_jobs = [(b, c, j0, min(j0 + PAD_CHUNK, (1 << h) - n))
+                for b, (n, h) in enumerate(zip(counts, heights))
+                for c, j0 in enumerate(range(0, (1 << h) - n, PAD_CHUNK))]
+    rep.phase("padding", len(pad_jobs))
+    pad_counts: dict[tuple[int, int], list[int]] = {}
+    tasks = [(pad_task, (str(work), b, c, j0, j1, keys.padding.key, scopes[b], bits)) for b, c, j0, j1 in pad_jobs]
+    for (b, c, _, _), got in zip(pad_jobs, engine.run(tasks, rep.advance)):
+        pad_counts[(b, c)] = got
+
+    # every partition in key order
+    parts = 1 << bits
+    sort_jobs = []
+    for b in range(len(buckets)):
+        chunks = sorted(c for bb, c in pad_counts if bb == b)
+        firsts = {c: np.concatenate([[0], np.cumsum(pad_counts[(b, c)])]).tolist() for c in chunks}
+        for p in range(parts):
+            slices = [(c, int(firsts[c][p]), int(pad_counts[(b, c)][p])) for c in chunks]
+            sort_jobs.append((b, p, slices))
+    rep.phase("sorting", len(sort_jobs))
+    sizes: dict[tuple[int, int], int] = {}
+    tasks = [(sort_task, (str(work), b, p, n_values, slices, buckets[b].id, line_bases)) for b, p, slices in sort_jobs]
     try:
-        atomic_write_bytes(work / OWNER_FILE, f"{os.getpid()}\n".encode(), mode=0o600)
-        writer = StoreWriter(store_path)
-        stats, counts, line_bases = _partition(config, ledger, keys, scopes, bits, work, n_values, mode, zk,
-                                               clamp_negative, check_accounts, engine, rep)
-        if not (height is None or isinstance(height, int)) and len(height) != len(buckets):
-            raise BadInput(f"{len(height)} heights given for {len(buckets)} buckets", field="height")
-        heights = bucket_heights(height, counts, scheme.batch_height)
-        for bc, n, h in zip(buckets, counts, heights):
-            check_height(bc.id, n, h, scheme.batch_height)
+        for (b, p, _), got in zip(sort_jobs, engine.run(tasks, rep.advance)):
+            sizes[(b, p)] = got
+    except BadInput as exc:
+        raise BadInput(exc.reason, file=str(ledger), line=exc.line, field=exc.field) from None
 
-        # padding seeds, grouped by partition
-        pad_jobs = [(b, c, j0, min(j0 + PAD_CHUNK, (1 << h) - n))
-                    for b, (n, h) in enumerate(zip(counts, heights))
-                    for c, j0 in enumerate(range(0, (1 << h) - n, PAD_CHUNK))]
-        rep.phase("padding", len(pad_jobs))
-        pad_counts: dict[tuple[int, int], list[int]] = {}
-        tasks = [(pad_task, (str(work), b, c, j0, j1, keys.padding.key, scopes[b], bits)) for b, c, j0, j1 in pad_jobs]
-        for (b, c, _, _), got in zip(pad_jobs, engine.run(tasks, rep.advance)):
-            pad_counts[(b, c)] = got
-
-        # every partition in key order
-        parts = 1 << bits
-        sort_jobs = []
-        for b in range(len(buckets)):
-            chunks = sorted(c for bb, c in pad_counts if bb == b)
-            firsts = {c: np.concatenate([[0], np.cumsum(pad_counts[(b, c)])]).tolist() for c in chunks}
-            for p in range(parts):
-                slices = [(c, int(firsts[c][p]), int(pad_counts[(b, c)][p])) for c in chunks]
-                sort_jobs.append((b, p, slices))
-        rep.phase("sorting", len(sort_jobs))
-        sizes: dict[tuple[int, int], int] = {}
-        tasks = [(sort_task, (str(work), b, p, n_values, slices, buckets[b].id, line_bases)) for b, p, slices in sort_jobs]
-        try:
-            for (b, p, _), got in zip(sort_jobs, engine.run(tasks, rep.advance)):
-                sizes[(b, p)] = got
-        except BadInput as exc:
-            raise BadInput(exc.reason, file=str(ledger), line=exc.line, field=exc.field) from None
-
-        # shards: consecutive positions, made of consecutive slices of sorted partitions
-        shard_jobs = []
-        heights_s = []
-        for b, (bc, h) in enumerate(zip(buckets, heights)):
-            s = shard_height(h, scheme.batch_height)
-            heights_s.append(s)
-            ctx = ShardContext(config, mode, zk, b, bc.id, n_values, keys.salt.key, keys.blinding_key, str(work), h, s)
-            offsets = np.concatenate([[0], np.cumsum([sizes[(b, p)] for p in range(parts)])]).tolist()
-            for i in range(1 << (h - s)):
-                lo, hi = i << s, (i + 1) << s
-                slices = [(p, max(lo, offsets[p]) - offsets[p], min(hi, offsets[p + 1]) - offsets[p])
-                          for p in range(parts) if offsets[p] < hi and offsets[p + 1] > lo]
-                shard_jobs.append((b, (shard_task, (ctx, i, lo, slices))))
-        rep.phase("building shards", len(shard_jobs))
-        summaries = []
-        roots: list[dict[str, Any]] = []
-        results = engine.run([t for _, t in shard_jobs], rep.advance)
-        for (b, _), got in zip(shard_jobs, results):
-            if not roots:
-                writer.begin_bucket(b, heights[b], heights_s[b])
-            writer.add_shard(b, len(roots), Path(got["path"]), got["first_key"])
-            roots.append(got)
-            if len(roots) == 1 << (heights[b] - heights_s[b]):
-                top = _root_level(roots, n_values)
-                levels = [top, *scheme.upper_levels(top)] if len(roots) > 1 else [top]
-                for lvl, lv in enumerate(levels[1:], start=heights_s[b] + 1):
-                    writer.add_level(b, lvl, lv)
-                writer.end_bucket(b)
-                built = BuiltBucket(buckets[b].id, heights[b], counts[b], np.empty(0, dtype=np.int64), [levels[-1]])
-                summaries.append(scheme.summary(buckets[b].id, buckets[b].kind, built))
-                roots = []
-        summaries_t = tuple(summaries)
-        root, _ = root_of(scheme, summaries_t)
-        snap = Snapshot(config, summaries_t, root, mode, zk)
-        writer.finish(snap.to_json(), keys.nonce_key, keys.position.key, scopes, zk_setup=zk_setup)
-        return ShardedBuild(snap, stats, counts, len(shard_jobs))
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _remove_dead_work_dirs(parent: Path) -> None:
-    """Remove work directories under ``parent`` left by builds whose process is gone (killed builds)."""
-    for d in parent.glob("por-work-*"):
-        try:
-            pid = int((d / OWNER_FILE).read_text().strip())
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except (OSError, ValueError):
-            continue  # another user's, or being created: leave it
+    # shards: consecutive positions, made of consecutive slices of sorted partitions
+    shard_jobs = []
+    heights_s = []
+    for b, (bc, h) in enumerate(zip(buckets, heights)):
+        s = shard_height(h, scheme.batch_height)
+        heights_s.append(s)
+        ctx = ShardContext(config, mode, zk, b, bc.id, n_values, keys.salt.key, keys.blinding_key, str(work), h, s)
+        offsets = np.concatenate([[0], np.cumsum([sizes[(b, p)] for p in range(parts)])]).tolist()
+        for i in range(1 << (h - s)):
+            lo, hi = i << s, (i + 1) << s
+            slices = [(p, max(lo, offsets[p]) - offsets[p], min(hi, offsets[p + 1]) - offsets[p])
+                      for p in range(parts) if offsets[p] < hi and offsets[p + 1] > lo]
+            shard_jobs.append((b, (shard_task, (ctx, i, lo, slices))))
+    rep.phase("building shards", len(shard_jobs))
+    summaries = []
+    roots: list[dict[str, Any]] = []
+    results = engine.run([t for _, t in shard_jobs], rep.advance)
+    for (b, _), got in zip(shard_jobs, results):
+        if not roots:
+            writer.begin_bucket(b, heights[b], heights_s[b])
+        writer.add_shard(b, len(roots), Path(got["path"]), got["first_key"])
+        roots.append(got)
+        if len(roots) == 1 << (heights[b] - heights_s[b]):
+            top = _root_level(roots, n_values)
+            levels = [top, *scheme.upper_levels(top)] if len(roots) > 1 else [top]
+            for lvl, lv in enumerate(levels[1:], start=heights_s[b] + 1):
+                writer.add_level(b, lvl, lv)
+            writer.end_bucket(b)
+            built = BuiltBucket(buckets[b].id, heights[b], counts[b], np.empty(0, dtype=np.int64), [levels[-1]])
+            summaries.append(scheme.summary(buckets[b].id, buckets[b].kind, built))
+            roots = []
+    summaries_t = tuple(summaries)
+    root, _ = root_of(scheme, summaries_t)
+    snap = Snapshot(config, summaries_t, root, mode, zk)
+    writer.finish(snap.to_json(), keys.nonce_key, keys.position.key, scopes, zk_setup=zk_setup)
+    return ShardedBuild(snap, stats, counts, len(shard_jobs))
 
 
 def ledger_spans(ledger: Path, config: SnapshotConfig, n: int) -> tuple[list[tuple[int, int]], int] | None:

@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from por.core.errors import BadInput, ServiceUnavailable
+from por.core.fileio import private_workdir
 from por.zk.batch import BatchLeaf
 from por.zk.build import CircuitSetup, CompiledCircuit
 from por.zk.circuits import BATCH, CircuitKind, Factors
@@ -264,8 +264,8 @@ def _prove_stream(setup: CircuitSetup, jobs: Iterator[tuple[int, Sequence[BatchL
     jobs = itertools.chain([first], jobs)
     circuit = setup.circuit
     what = f"proving {circuit.name}"
-    with tempfile.TemporaryDirectory(dir=workdir, prefix="por-zk-prove-") as tmp:
-        work = Path(tmp).resolve()  # node runs in it: every path handed over is absolute
+    with private_workdir("por-zk-prove-", workdir) as tmp:  # witnesses inside; a killed run's removed next time
+        work = tmp.resolve()  # node runs in it: every path handed over is absolute
         config = work / "config.json"
         config.write_text(json.dumps({"node_modules": str(NODE_MODULES), "zkey": str(setup.zkey.resolve()),
                                       "wasm": str(circuit.wasm.resolve())}))
@@ -416,7 +416,7 @@ def snarkjs_verify(vkey: Path, proof_doc: object, public_doc: object, *, tools: 
     list of decimal strings).
     """
     tools = tools or find_tools()
-    with tempfile.TemporaryDirectory(prefix="por-zk-verify-") as tmp:
+    with private_workdir("por-zk-verify-") as tmp:
         work = Path(tmp)
         (work / "proof.json").write_text(json.dumps(proof_doc))
         (work / "public.json").write_text(json.dumps(public_doc))
