@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from por.core import batchhash
-from por.core.batchhash import hash_rows_py, ragged
+from por.core.batchhash import Ragged, hash_rows_py
 
 native = pytest.mark.skipif(batchhash._native_hash_rows is None, reason="native batch hasher not built")
 
@@ -28,7 +28,7 @@ def rows_and_segments(draw):
             w = draw(st.integers(0, 70))
             segs.append((draw(st.binary(min_size=n * w, max_size=n * w)), w))
         else:
-            segs.append(ragged(draw(st.lists(st.binary(max_size=150), min_size=n, max_size=n))))
+            segs.append(Ragged.of(draw(st.lists(st.binary(max_size=150), min_size=n, max_size=n))).segment)
     key = draw(st.one_of(st.none(), st.binary(max_size=64)))
     return n, segs, key
 
@@ -72,7 +72,7 @@ def test_native_takes_numpy_columns_and_multi_block_messages():
     n = 1000
     fixed = rng.integers(0, 256, (n, 37), dtype=np.uint8)
     values = rng.integers(0, 2**63, (n, 3), dtype=np.uint64).astype(">u8")
-    blob, off = ragged([bytes(rng.integers(0, 256, int(k), dtype=np.uint8)) for k in rng.integers(0, 300, n)])
+    blob, off = Ragged.of([bytes(rng.integers(0, 256, int(k), dtype=np.uint8)) for k in rng.integers(0, 300, n)]).segment
     segs = [b"t" * 100, (fixed, 37), (values, 24), (blob, off)]
     for key in (None, b"k" * 32, b"x" * 64, b""):
         assert batchhash._native_hash_rows(n, segs, key) == hash_rows_py(n, segs, key)

@@ -18,7 +18,7 @@ Two implementations compute the same bytes:
 
 :class:`Ragged` holds a column of byte strings (account ids) as one buffer and offsets -- what a ragged
 segment reads -- with the gather (:meth:`Ragged.take`, native too) that reorders them without a Python object
-per string; :func:`ragged` turns a list of byte strings into a ragged segment.
+per string (``Ragged.of(items).segment`` is the ragged segment of a list of byte strings).
 """
 
 from __future__ import annotations
@@ -151,17 +151,6 @@ class Ragged:
     def slice(self, lo: int, hi: int) -> "Ragged":
         """Strings ``lo .. hi - 1`` (sharing the buffer)."""
         return Ragged(self.blob, self.offsets[lo:hi + 1])
-
-    @staticmethod
-    def concat(parts: Sequence["Ragged"]) -> "Ragged":
-        """The strings of ``parts``, in order, in one new buffer."""
-        return Ragged.from_lengths(np.frombuffer(b"".join(p.tobytes() for p in parts), dtype=np.uint8),
-                                   np.concatenate([p.lengths() for p in parts]))
-
-
-def ragged(items: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    """A ragged segment of ``items``: their concatenation and the ``n + 1`` uint64 offsets."""
-    return Ragged.of(items).segment
 
 
 def digests(blob: bytes) -> np.ndarray:

@@ -217,40 +217,46 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _remove_left_behind(dirs: Iterator[Path], *, unowned: bool) -> list[Path]:
+    """Remove the directories among ``dirs`` whose owner process (recorded in :data:`OWNER_FILE`) is gone;
+    ``unowned``: whether one without a readable owner record goes too. Links and files are never touched."""
+    removed = []
+    for d in dirs:
+        if not d.is_dir() or d.is_symlink():
+            continue
+        try:
+            pid: int | None = int((d / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        if (unowned if pid is None else pid != os.getpid() and not _pid_alive(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 def remove_stale_staging(parent: Path, name: str) -> list[Path]:
     """Remove staging directories of ``parent/name`` left by a process that died (killed, crashed).
 
     A staging directory records its owner's pid; one whose owner is gone (or that has no owner record:
     the owner died before writing it) is removed. A live concurrent run's staging directory is kept.
     """
-    removed = []
-    for stale in Path(parent).glob(f".{glob_escape(name)}.*{STAGING_SUFFIX}"):
-        if not stale.is_dir() or stale.is_symlink():
-            continue
-        try:
-            pid = int((stale / OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            pid = None
-        if pid is None or (pid != os.getpid() and not _pid_alive(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-            removed.append(stale)
-    return removed
+    return _remove_left_behind(Path(parent).glob(f".{glob_escape(name)}.*{STAGING_SUFFIX}"), unowned=True)
 
 
 def remove_dead_workdirs(parent: Path, prefix: str) -> list[Path]:
     """Remove the ``prefix*`` work directories under ``parent`` whose owner process is gone (a killed run).
 
     A directory without a readable owner record is left alone: it may be another user's, or one being made."""
-    removed = []
-    for d in Path(parent).glob(f"{glob_escape(prefix)}*"):
-        try:
-            pid = int((d / OWNER_FILE).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
-    return removed
+    return _remove_left_behind(Path(parent).glob(f"{glob_escape(prefix)}*"), unowned=False)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a directory (its entries: names renamed into it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -1,18 +1,22 @@
 """The CSV ledger reader's bulk path: blocks of plain rows parsed at C speed (SPEC.md §2).
 
 :mod:`por.core.ledger` reads the header with the exact reader (:mod:`csv`, one
-line at a time), then hands the data lines to :func:`fast_rows`. That takes the
-file in blocks of whole lines and matches each block with one compiled regular
-expression built for the header's column order (:class:`CsvPlan`). A *plain*
-line is one the expression matches in full: a printable-ASCII account id
-without quotes, commas or surrounding spaces (at most 256 bytes), one of the
-config's bucket ids verbatim, non-negative ``digits[.digits]`` amounts with at
-most the asset's decimals, then ``\\n`` or ``\\r\\n``. For such a line the
-:mod:`csv` module's fields are the comma-split ones and every check of the
-exact reader passes, so the rows are the same. Amounts become integers exactly:
-in uint64 by numpy, each read through a window aligned on its decimal point
-(:func:`_minor_units_np`), or -- when a whole part is long enough to come near
-2^64 -- by ``int(whole + fraction padded to the declared decimals)``.
+line at a time), then hands the data lines to :func:`fast_rows` (row by row) or
+:func:`fast_batches` (:class:`RowBatch` columns), both over :func:`_runs`. That
+takes the file in blocks of whole lines and matches each block with one
+compiled regular expression built for the header's column order
+(:class:`CsvPlan`). A *plain* line is one the expression matches in full: a
+printable-ASCII account id without quotes, commas or surrounding spaces (at most
+256 bytes), one of the config's bucket ids verbatim, non-negative
+``digits[.digits]`` amounts with at most the asset's decimals, then ``\n`` or
+``\r\n``. For such a line the :mod:`csv` module's fields are the comma-split
+ones and every check of the exact reader passes, so the rows are the same.
+A run of plain lines is split and its amounts become integers exactly by the
+native scanner (``por.core._ledgerscan``) or, without it, by numpy
+(:meth:`CsvPlan.parse_np`, the reference): in uint64, each amount read through a
+window aligned on its decimal point (:func:`_minor_units_np`), or -- when a
+whole part is long enough to come near 2^64 -- by ``int(whole + fraction padded
+to the declared decimals)``.
 
 Anything else -- a quote, a sign, an exponent, a space, a BOM, a blank line,
 non-ASCII text, too many decimals, an amount of 2^64 minor units or more, a
@@ -22,8 +26,9 @@ raises the error it always raised; the bulk path resumes after it. Totals are
 checked below 2^64 once per block when every row's vector is its amounts (no
 row of a block whose sums stay below 2^64 can cross); otherwise, and for any
 other :class:`~por.core.ledger.RowRule`, each row goes through the exact
-``account_total``. Rows are yielded one at a time, ``stats.rows`` counted as
-each is, and each bucket's totals are updated just before its row is yielded.
+``account_total``. :func:`fast_rows` yields rows one at a time, ``stats.rows``
+counted as each is, each bucket's totals updated just before its row is yielded;
+:func:`fast_batches` adds a block's totals and rows at once.
 """
 
 from __future__ import annotations

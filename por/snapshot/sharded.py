@@ -4,9 +4,10 @@ The bytes are those of SPEC.md §5-§7 (the same leaves, the same keyed permutat
 nodes as :func:`por.snapshot.build.build_trees`, which the tests compare it with); only the
 order of work changes:
 
-1. **Partition** (this process, one pass over the ledger): every row's position sort key
-   ``HMAC(k_position, scope ‖ lp(account_id))`` is computed and the row appended to the file of
-   its bucket and key prefix (``2^bits`` partitions per bucket, ``bits`` from the ledger's size).
+1. **Partition** (a task per byte span of a plain CSV ledger on local engines, else one pass in this
+   process): every row's position sort key ``HMAC(k_position, scope ‖ lp(account_id))`` is computed and the
+   row appended to the file of its bucket and key prefix (``2^bits`` partitions per bucket, ``bits`` from the
+   ledger's size); an error in any span means one whole read, so errors name the line a whole read names.
 2. **Padding** (tasks): the padding seeds ``j`` of each bucket, grouped by key prefix.
 3. **Sort** (a task per partition): the partition's rows and seeds sorted by key. Since keys are
    compared bytewise, partition ``p``'s entries take the positions right after partition
@@ -52,7 +53,6 @@ TASK_MODULES = ("por.snapshot.shards",)
 
 MAX_SHARD_HEIGHT = 18
 """Largest subtree one task builds (2^18 leaves: tens of MiB per task in every mode)."""
-
 
 
 def shard_height(height: int, batch_height: int = 0) -> int:
@@ -263,7 +263,7 @@ def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes:
                            clamp_negative, check_accounts)
     local = engine.name != "dask"
     found = ledger_spans(ledger, config, 2 * engine.workers if engine.workers > 1 else 1) if local else None
-    results = None
+    stats = None
     if found is not None:
         spans, hline = found
         try:
@@ -271,36 +271,34 @@ def _partition(config: SnapshotConfig, ledger: Path, keys: SnapshotKeys, scopes:
             for got in engine.run([(partition_task, (ctx, r, span)) for r, span in enumerate(spans)]):
                 results.append(got)
                 rep.advance(got["rows"])
+            stats = _added(results, config, n_values)
         except BadInput:
-            results = None
-        if results is not None and _over_limit(results, n_values):
-            results = None
-        if results is None:
+            stats = None
+        if stats is not None and any(sum(col) >= U64_LIMIT for col in zip(*stats.totals.values())):
+            stats = None  # the spans' totals, added up, reach 2^64: the whole read names the line
+        if stats is None:
             for f in work.glob("rows-*"):
                 f.unlink()
         else:
             bases = [hline + sum(r["lines"] for r in results[:i]) for i in range(len(results))]
-    if results is None:
+    if stats is None:
         results = [partition_task(ctx, 0, None)]
         bases = [0]
         rep.advance(results[0]["rows"])
-    stats = LedgerStats(rows=sum(r["rows"] for r in results), clamped=sum(r["clamped"] for r in results),
-                        debts=sum(r["debts"] for r in results),
-                        accounts_with_debt=sum(r["accounts_with_debt"] for r in results),
-                        totals={bid: [sum(r["totals"][b][a] for r in results) for a in range(n_values)]
-                                for b, bid in enumerate(config.bucket_ids)})
+        stats = _added(results, config, n_values)
     if stats.rows == 0:
         raise BadInput("empty ledger: no account rows", file=str(ledger))
     counts = [sum(r["counts"][b] for r in results) for b in range(len(config.buckets))]
     return stats, counts, bases
 
 
-def _over_limit(results: list[dict[str, Any]], n_values: int) -> bool:
-    """Whether the spans' totals, added up, reach 2^64 in a bucket or over all buckets (then read it whole)."""
-    buckets = len(results[0]["totals"])
-    per_bucket = [[sum(r["totals"][b][a] for r in results) for a in range(n_values)] for b in range(buckets)]
-    grand = [sum(t[a] for t in per_bucket) for a in range(n_values)]
-    return any(v >= U64_LIMIT for v in grand)
+def _added(results: list[dict[str, Any]], config: SnapshotConfig, n_values: int) -> LedgerStats:
+    """The stats of the whole ledger from those of its spans."""
+    return LedgerStats(rows=sum(r["rows"] for r in results), clamped=sum(r["clamped"] for r in results),
+                       debts=sum(r["debts"] for r in results),
+                       accounts_with_debt=sum(r["accounts_with_debt"] for r in results),
+                       totals={bid: [sum(r["totals"][b][a] for r in results) for a in range(n_values)]
+                               for b, bid in enumerate(config.bucket_ids)})
 
 
 def _root_level(roots: list[dict[str, Any]], n_values: int) -> Level:

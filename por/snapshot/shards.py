@@ -33,10 +33,10 @@ import numpy as np
 from por.core import encoding as enc
 from por.core.config import SnapshotConfig
 from por.core.errors import BadInput
-from por.core.batchhash import Ragged
+from por.core.batchhash import Ragged, digests
 from por.core.fileio import atomic_write_bytes
 from por.core.keys import Prf, SnapshotKeys
-from por.core.ledger import LedgerStats, RowBatch, read_ledger_batches
+from por.core.ledger import LedgerStats, read_ledger_batches
 from por.modes.registry import mode_for
 from por.tree.store import CHUNK as STORE_CHUNK
 from por.tree.store import AccountRows, ShardWriter, shard_levels
@@ -114,19 +114,17 @@ def partition_task(ctx: PartitionContext, r: int, span: tuple[int, int] | None) 
                                   span=None if span is None else (*span, 0))
     for batch in batches:
         n = len(batch)
-        if len(scopes) > 1:  # rows of one bucket together (stable), each bucket's keys under its scope
-            by_bucket = np.argsort(batch.buckets, kind="stable")
-            batch = RowBatch(batch.lines[by_bucket], batch.accounts.take(by_bucket), batch.buckets[by_bucket],
-                             batch.vectors[by_bucket])
-        bounds = np.searchsorted(batch.buckets, np.arange(len(scopes) + 1)).tolist()
-        sort_keys = b"".join(position.many(hi - lo, [scopes[b], *enc.lp_rows(batch.accounts.slice(lo, hi))])
-                             for b, (lo, hi) in enumerate(zip(bounds, bounds[1:])) if hi > lo)
+        keys = np.empty((n, 32), dtype=np.uint8)
+        for b in np.unique(batch.buckets).tolist():  # each bucket's rows under its scope
+            where = np.flatnonzero(batch.buckets == b) if len(scopes) > 1 else slice(None)
+            of_b = batch.accounts if len(scopes) == 1 else batch.accounts.take(where)
+            keys[where] = digests(position.many(len(of_b), [scopes[b], *enc.lp_rows(of_b)]))
         rows = np.empty(n, dtype=dt)
-        rows["key"] = np.frombuffer(sort_keys, dtype="S32")
+        rows["key"] = keys.view("S32").ravel()
         rows["line"] = batch.lines
         rows["idlen"] = batch.accounts.lengths()
         rows["values"] = batch.vectors
-        group = batch.buckets * parts + partition_of(np.frombuffer(sort_keys, dtype=np.uint8)[0::32], bits)
+        group = batch.buckets * parts + partition_of(keys[:, 0], bits)
         order = np.argsort(group, kind="stable")
         rows, group = rows[order], group[order]
         accounts = batch.accounts.take(order)

@@ -41,7 +41,7 @@ import os
 import shutil
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,7 @@ import numpy as np
 from por.core.batchhash import Ragged
 from por.core.encoding import POINT_LEN, lp, scalars
 from por.core.errors import BadInput
+from por.core.fileio import fsync_path
 from por.core.keys import Prf
 from por.tree.sumtree import Level
 
@@ -81,11 +82,6 @@ class AccountRows:
         return AccountRows(self.keys[lo:hi], self.ids.slice(lo, hi), self.positions[lo:hi], self.salts[lo:hi],
                            self.lines[lo:hi])
 
-    @staticmethod
-    def concat(parts: Sequence["AccountRows"]) -> "AccountRows":
-        return AccountRows(np.concatenate([p.keys for p in parts]), Ragged.concat([p.ids for p in parts]),
-                           np.concatenate([p.positions for p in parts]), np.concatenate([p.salts for p in parts]),
-                           np.concatenate([p.lines for p in parts]))
 
 
 CHUNK = 4096
@@ -217,8 +213,6 @@ class ShardWriter(_LevelWriter):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         super().__init__(_create(self.path, _PART_SCHEMA))
-        self._zk: _Chunker | None = None
-        self._accounts: AccountRows | None = None
         self.first_key: bytes | None = None
 
     def add_tail(self, bucket: int, level: int, lv: Level) -> None:
@@ -227,10 +221,10 @@ class ShardWriter(_LevelWriter):
 
     def add_zk_fields(self, bucket: int, fields: bytes, *, first_chunk: int) -> None:
         """zk mode: the leaves' circuit inputs (64 bytes per leaf, index order)."""
-        self._zk = _Chunker(first_chunk)
-        self._zk.add((fields, b"", b"", b""), len(fields) // ZK_FIELDS)
+        chunks = _Chunker(first_chunk)
+        chunks.add((fields, b"", b"", b""), len(fields) // ZK_FIELDS)
         self.db.executemany("INSERT INTO zk_leaves VALUES (?,?,?)",
-                            [(bucket, c, blobs[0]) for c, blobs in self._zk.take(True)])
+                            [(bucket, c, blobs[0]) for c, blobs in chunks.take(True)])
 
     def add_accounts(self, bucket: int, a: AccountRows) -> None:
         """The shard's accounts, in sort-key order, in chunks of CHUNK."""
@@ -249,8 +243,7 @@ class ShardWriter(_LevelWriter):
         self.end_bucket(bucket)
         self.db.execute("COMMIT")
         self.db.close()
-        with open(self.path, "rb") as fh:
-            os.fsync(fh.fileno())
+        fsync_path(self.path)
 
 
 class StoreWriter(_LevelWriter):
@@ -306,14 +299,8 @@ class StoreWriter(_LevelWriter):
                             + ([("zk-setup", str(zk_setup))] if zk_setup is not None else []))
         self.db.execute("COMMIT")
         self.db.close()
-        for f in [self.path, *self._copied]:
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        fd = os.open(self.dir, os.O_RDONLY)  # the shard files' names
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        for f in [self.path, *self._copied, self.dir]:  # the directory: the shard files' names
+            fsync_path(f)
 
     def abort(self) -> None:
         self.db.close()
@@ -499,15 +486,3 @@ class Store:
     def siblings(self, bucket: int, position: int, height: int, n_values: int) -> list[tuple[bytes, list[int]]]:
         """The sibling of the leaf at ``position`` and of each of its ancestors below the root."""
         return [self.node(bucket, lvl, (position >> lvl) ^ 1, n_values) for lvl in range(height)]
-
-    def levels(self, bucket: int, n_values: int) -> Iterable[Level]:
-        """Every level of a bucket tree, rebuilt as arrays (for bulk proof export)."""
-        height, _, _ = self._layout[bucket]
-        for lvl in range(height + 1):
-            nodes = 1 << (height - lvl)
-            rows = [blob for _, _, blob in self._chunks(
-                bucket, lvl, 0, nodes, f"SELECT hashes FROM levels WHERE bucket=? AND level={lvl} AND chunk=?")]
-            sums = [blob for _, _, blob in self._chunks(
-                bucket, lvl, 0, nodes, f"SELECT sums FROM levels WHERE bucket=? AND level={lvl} AND chunk=?")]
-            hashes = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 32)
-            yield Level(hashes, np.frombuffer(b"".join(sums), dtype=">u8").reshape(-1, n_values).astype(np.uint64))
